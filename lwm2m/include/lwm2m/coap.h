@@ -16,8 +16,8 @@
 
 enum coap_type { COAP_TYPE_CON = 0, COAP_TYPE_NON = 1, COAP_TYPE_ACK = 2, COAP_TYPE_RST = 3 };
 
-#define COAP_CODE(c, d)    ((uint8_t)(((c) << 5) | (d)))
-#define COAP_CODE_CLASS(x) ((uint8_t)((x) >> 5))
+#define COAP_CODE(c, d)     ((uint8_t)(((c) << 5) | (d)))
+#define COAP_CODE_CLASS(x)  ((uint8_t)((x) >> 5))
 #define COAP_CODE_DETAIL(x) ((uint8_t)((x)&0x1F))
 
 enum coap_code {
@@ -84,16 +84,16 @@ enum coap_option_num {
 
 /* Why a datagram was rejected by coap_parse(). All values are negative. */
 enum coap_parse_err {
-    COAP_PERR_SHORT = -101,       /* fewer than 4 bytes */
-    COAP_PERR_VERSION = -102,     /* version field is not 1 */
-    COAP_PERR_TOKEN_LEN = -103,   /* TKL 9..15 */
-    COAP_PERR_TRUNCATED = -104,   /* token, option header or option value runs past the end */
-    COAP_PERR_OPT_NIBBLE = -105,  /* delta or length nibble 15 outside the payload marker */
-    COAP_PERR_MARKER = -106,      /* payload marker followed by no payload */
-    COAP_PERR_TOO_MANY = -107,    /* more than COAP_MAX_OPTIONS options */
-    COAP_PERR_EMPTY = -108,       /* code 0.00 with a token, options or payload (§4.1) */
-    COAP_PERR_OPT_RANGE = -109,   /* option number above 65535 */
-    COAP_PERR_RESERVED = -110,    /* code class 1, 6 or 7 (reserved) */
+    COAP_PERR_SHORT = -101,      /* fewer than 4 bytes */
+    COAP_PERR_VERSION = -102,    /* version field is not 1 */
+    COAP_PERR_TOKEN_LEN = -103,  /* TKL 9..15 */
+    COAP_PERR_TRUNCATED = -104,  /* token, option header or option value runs past the end */
+    COAP_PERR_OPT_NIBBLE = -105, /* delta or length nibble 15 outside the payload marker */
+    COAP_PERR_MARKER = -106,     /* payload marker followed by no payload */
+    COAP_PERR_TOO_MANY = -107,   /* more than COAP_MAX_OPTIONS options */
+    COAP_PERR_EMPTY = -108,      /* code 0.00 with a token, options or payload (§4.1) */
+    COAP_PERR_OPT_RANGE = -109,  /* option number above 65535 (or a value over 65535 bytes) */
+    COAP_PERR_RESERVED = -110,   /* code class 1, 6 or 7 (reserved) */
 };
 
 /* Errors from the builder and serializer. */
@@ -138,7 +138,8 @@ int coap_parse_header_ok(const uint8_t *buf, size_t len);
  * added in any order (they are inserted in sorted position). */
 void coap_msg_init(struct coap_msg *m, uint8_t type, uint8_t code, uint16_t mid);
 int coap_msg_set_token(struct coap_msg *m, const uint8_t *token, size_t len);
-/* Adds an option whose value is borrowed until serialization. Max length 65535+269. */
+/* Adds an option whose value is borrowed until serialization. Max length 65535 (the width of
+ * struct coap_option.len; the wire format could say 65535+269): longer is COAP_BERR_INVALID. */
 int coap_msg_add_opt(struct coap_msg *m, uint16_t num, const void *val, size_t len);
 /* Adds an unsigned integer option in its shortest form (0 → empty value), stored in scratch. */
 int coap_msg_add_opt_uint(struct coap_msg *m, uint16_t num, uint32_t v);
@@ -150,22 +151,26 @@ void coap_msg_del_opt(struct coap_msg *m, uint16_t num);
 /* Sets the payload (borrowed until serialization). */
 void coap_msg_set_payload(struct coap_msg *m, const void *payload, size_t len);
 
-/* Serializes *m into out. Returns the number of bytes written, or a negative enum coap_build_err. */
+/* Serializes *m into out. Returns the number of bytes written, or a negative enum coap_build_err:
+ * COAP_BERR_INVALID for anything coap_parse() would reject (options out of order, code class
+ * 1/6/7, 0.00 with a token, options or payload, token over 8 bytes). */
 int coap_serialize(const struct coap_msg *m, uint8_t *out, size_t cap);
-/* The exact serialized size of *m. */
+/* The exact serialized size of *m (for a message that coap_serialize() accepts). */
 size_t coap_serialized_size(const struct coap_msg *m);
 
 /* Option access. coap_msg_opt() returns the first option with that number or NULL;
  * coap_msg_opt_next() the next one with the same number after prev, or NULL. */
 const struct coap_option *coap_msg_opt(const struct coap_msg *m, uint16_t num);
-const struct coap_option *coap_msg_opt_next(const struct coap_msg *m, const struct coap_option *prev);
+const struct coap_option *coap_msg_opt_next(const struct coap_msg *m,
+                                            const struct coap_option *prev);
 /* Decodes an unsigned integer option value (0–4 bytes). Returns 0 or COAP_PERR_OPT_RANGE. */
 int coap_opt_uint(const struct coap_option *o, uint32_t *out);
 /* Convenience: the value of the first option num as an integer; returns 0 when present and
  * valid, -1 when absent, COAP_PERR_OPT_RANGE when longer than 4 bytes. */
 int coap_msg_opt_uint(const struct coap_msg *m, uint16_t num, uint32_t *out);
 /* Joins every option num (URI-Path, Location-Path) into out as "a/b/c" with no leading '/'.
- * Returns the length, or COAP_BERR_NOSPACE when out (cap incl. NUL) is too small. */
+ * Returns the length, or COAP_BERR_NOSPACE when out (cap incl. NUL) is too small, or
+ * COAP_BERR_INVALID when a segment holds '/' or NUL (joining would change the path). */
 int coap_msg_path(const struct coap_msg *m, uint16_t num, char *out, size_t cap);
 /* Returns the number of the first critical option that is not in known[0..n), or 0 when every
  * critical option is known. A request with such an option gets 4.02 (RFC 7252 §5.4.1). */
@@ -195,7 +200,8 @@ int coap_msg_block(const struct coap_msg *m, uint16_t num, struct coap_block *b)
 /* The SZX to use when the peer asked for req_szx and we prefer our_szx: the smaller one. */
 uint8_t coap_block_negotiate(uint8_t req_szx, uint8_t our_szx);
 /* The slice of a body of total bytes that block (num, szx) covers: offset and length, with
- * *more set when bytes follow. Returns 0, or -1 when the block starts past the end. */
+ * *more set when bytes follow. Returns 0, or -1 when the block starts past the end (block 0 of
+ * an empty body is one empty slice) or szx is above 6. */
 int coap_block_slice(size_t total, uint32_t num, uint8_t szx, size_t *off, size_t *len,
                      uint8_t *more);
 
