@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Observe notifications (RFC 7641) on the message layer: the Observe sequence, the observation's
+ * token, CON/NON delivery through the exchange code (whose RST and timeout outcomes let the owner
+ * end the observation) and Block2 for notifications larger than one block (§2.6 of RFC 7959). */
+#include "coap_endpoint_internal.h"
+
+#include <string.h>
+
+#include "lwm2m/error.h"
+
+static int notify_valid(const struct coap_endpoint *ep, const struct coap_observation *obs,
+                        const struct coap_msg *msg) {
+    return ep != NULL && !ep->dying && obs != NULL && msg != NULL && obs->peer.len != 0 &&
+           obs->token_len <= COAP_MAX_TOKEN_LEN &&
+           (msg->type == COAP_TYPE_CON || msg->type == COAP_TYPE_NON) &&
+           COAP_CODE_CLASS(msg->code) >= 2 && memchr(obs->block_key, '\0', sizeof(obs->block_key));
+}
+
+int coap_notify(struct coap_endpoint *ep, struct coap_observation *obs, const struct coap_msg *msg,
+                coap_done_fn cb, void *ctx, uint32_t *id) {
+    if (!notify_valid(ep, obs, msg))
+        return LWM2M_ERR_INVALID;
+    struct coap_reply_to rt;
+    memset(&rt, 0, sizeof(rt));
+    rt.peer = obs->peer;
+    rt.szx = ep->env->params.block_szx;
+    memcpy(rt.key, obs->block_key, strlen(obs->block_key) + 1);
+    struct coap_msg m = *msg, out;
+    coap_msg_del_opt(&m, COAP_OPT_OBSERVE);
+    /* An error response ends the observation and carries no Observe option (RFC 7641 §4.2). */
+    if (COAP_CODE_CLASS(msg->code) == 2) {
+        obs->seq = coap_observe_next(obs->seq);
+        if (coap_msg_add_opt_uint(&m, COAP_OPT_OBSERVE, obs->seq) != 0)
+            return LWM2M_ERR_INVALID;
+    }
+    coap_ep_enter(ep);
+    int rc = coap_block2_prepare(ep, &rt, &m, &out);
+    if (rc == 1) {
+        out = m;
+        rc = 0;
+    }
+    uint8_t *d = NULL;
+    size_t n = 0;
+    if (rc == 0) {
+        out.type = msg->type;
+        out.mid = coap_ep_next_mid(ep);
+        coap_msg_set_token(&out, obs->token, obs->token_len);
+        rc = coap_ep_serialize(ep, &out, &d, &n);
+    }
+    if (rc == 0)
+        rc = coap_xchg_submit(ep, COAP_XK_NOTIFY, &obs->peer, &out, d, n, cb, ctx, id);
+    if (rc == 0)
+        ep->env->stats.notifications_tx++;
+    coap_ep_leave(ep);
+    return rc;
+}
