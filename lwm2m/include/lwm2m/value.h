@@ -79,4 +79,13 @@ struct lwm2m_value lwm2m_value_corelnk(const char *s, size_t len);
  * "Opaque", "Time", "Objlnk", "Corelnk", "none"). */
 const char *lwm2m_type_name(enum lwm2m_type t);
 
+/* Converts a value to another LwM2M type when that loses nothing: numbers between Integer,
+ * Unsigned, Float and Time when the value is exactly representable, String <-> Corelnk, and an
+ * "O:I" String to Objlnk. Decoders use it to map a format's natural type onto the resource's
+ * declared type. Byte pointers stay borrowed from in. Returns 0 or LWM2M_ERR_FORMAT. */
+int lwm2m_value_convert(const struct lwm2m_value *in, enum lwm2m_type want,
+                        struct lwm2m_value *out);
+/* Same type and same content (bytes compared; floats compared with ==). */
+bool lwm2m_value_equal(const struct lwm2m_value *a, const struct lwm2m_value *b);
+
 #endif /* LWM2M_VALUE_H */
