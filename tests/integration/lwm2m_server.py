@@ -1,0 +1,517 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Driver of the test LwM2M server (tests/peers/lwm2m_test_server, built on libcoap3).
+
+It starts the server on a free loopback UDP port, speaks its JSON-lines control protocol (commands
+on stdin, results and events on stdout) and gives tests a plain API. Not a test itself.
+
+    with LwM2MServer() as srv:
+        reg = srv.wait_registration("urn:dev:gw:meter-1", timeout=10)
+        r = srv.read(reg.ep, "/3/0", accept=CT_TLV)
+        assert r.code == "2.05", r
+        obs = srv.observe(reg.ep, "/3303/0/5700")
+        n = srv.wait_notify(token=obs.token, timeout=5)
+"""
+import collections
+import itertools
+import json
+import os
+import subprocess
+import threading
+import time
+
+CT_TEXT = 0
+CT_LINK = 40
+CT_OPAQUE = 42
+CT_CBOR = 60
+CT_SENML_JSON = 110
+CT_SENML_CBOR = 112
+CT_TLV = 11542
+CT_LWM2M_JSON = 11543
+CT_LWM2M_CBOR = 11544
+
+# RFC 8428 Table 4: SenML CBOR integer labels.
+SENML_LABELS = {-1: "bver", -2: "bn", -3: "bt", -4: "bu", -5: "bv", -6: "bs", 0: "n", 1: "u",
+                2: "v", 3: "vs", 4: "vb", 5: "s", 6: "t", 7: "ut", 8: "vd"}
+
+
+def server_binary():
+    """Path of lwm2m_test_server: $GW_BUILD_DIR (set by ctest), else a build dir of the repo."""
+    build = os.environ.get("GW_BUILD_DIR")
+    candidates = [build] if build else []
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    candidates += [os.path.join(repo, d) for d in ("build", "build-peer")]
+    for c in candidates:
+        path = os.path.join(c, "tests", "peers", "lwm2m_test_server")
+        if os.access(path, os.X_OK):
+            return path
+    raise FileNotFoundError("lwm2m_test_server not built (set GW_BUILD_DIR)")
+
+
+class Result:
+    """A command result: code ("2.05"), ct, payload (bytes), decoded, or error ("timeout")."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.error = raw.get("error")
+        self.code = raw.get("code")
+        self.ct = raw.get("ct")
+        self.payload = bytes.fromhex(raw.get("payload", ""))
+        self.decoded = raw.get("decoded")
+        self.decode_error = raw.get("decode_error")
+        self.token = raw.get("token")
+        self.observe = raw.get("observe")
+        self.t = raw.get("t")
+
+    @property
+    def ok(self):
+        return self.error is None and bool(self.code) and self.code.startswith("2.")
+
+    @property
+    def text(self):
+        return self.payload.decode("utf-8", "replace")
+
+    def __repr__(self):
+        if self.error:
+            return "Result(error=%r)" % self.error
+        return "Result(code=%s, ct=%s, payload=%s, decoded=%s%s)" % (
+            self.code, self.ct, self.payload[:64].hex(), json.dumps(self.decoded)[:200],
+            ", decode_error=%r" % self.decode_error if self.decode_error else "")
+
+
+class Registration:
+    """A register event: ep, id, lt, version (lwm2m=), binding (b=), queue (the 1.1 Q parameter
+    was present; a 1.0 "UQ" stays in binding), sms, links, addr and port (the endpoint's source
+    address as the server saw it), t (monotonic ms, as time.monotonic() * 1000)."""
+
+    def __init__(self, ev):
+        self.raw = ev
+        self.ep = ev.get("ep")
+        self.id = ev.get("id")
+        self.lt = ev.get("lt")
+        self.version = ev.get("lwm2m")
+        self.binding = ev.get("b")
+        self.queue = ev.get("q")
+        self.sms = ev.get("sms")
+        self.links = ev.get("links")
+        self.addr = ev.get("addr")
+        self.port = ev.get("port")
+        self.t = ev.get("t")
+
+    @property
+    def objects(self):
+        """The registered paths, e.g. ["/1/0", "/3/0", "/3303"] (root "/" entries left out)."""
+        return [p for p, _ in parse_links(self.links or "") if p != "/"]
+
+    def __repr__(self):
+        return "Registration(%r)" % self.raw
+
+
+def parse_links(text):
+    """RFC 6690 link-format into [(path, {attr: value})]; values unquoted, flags map to None."""
+    out = []
+    for entry in _split_outside_quotes(text, ","):
+        entry = entry.strip()
+        if not entry.startswith("<") or ">" not in entry:
+            continue
+        path, rest = entry[1:].split(">", 1)
+        attrs = {}
+        for a in _split_outside_quotes(rest, ";"):
+            a = a.strip()
+            if not a:
+                continue
+            k, sep, v = a.partition("=")
+            attrs[k] = (v[1:-1] if v.startswith('"') and v.endswith('"') else v) if sep else None
+        out.append((path, attrs))
+    return out
+
+
+def _split_outside_quotes(text, sep):
+    parts, cur, quoted = [], [], False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == sep and not quoted:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def senml_records(decoded):
+    """SenML records from a decoded SenML JSON or CBOR payload, with names ("bn", "v", ...) for
+    the CBOR integer labels and bytes for "vd"."""
+    recs = []
+    for rec in decoded or []:
+        out = {}
+        for k, v in rec.items():
+            try:
+                name = SENML_LABELS.get(int(k), k)
+            except ValueError:
+                name = k
+            if isinstance(v, dict) and set(v) == {"hex"}:
+                v = bytes.fromhex(v["hex"])
+            out[name] = v
+        recs.append(out)
+    return recs
+
+
+def senml_values(decoded):
+    """{full name: value} of a SenML pack, resolving bn/n and the v/vs/vb/vd/vlo value fields."""
+    values, bn = {}, ""
+    for rec in senml_records(decoded):
+        bn = rec.get("bn", bn)
+        name = bn + rec.get("n", "")
+        for key in ("v", "vs", "vb", "vd", "vlo"):
+            if key in rec:
+                values[name] = rec[key]
+    return values
+
+
+def tlv_find(nodes, *ids):
+    """The TLV node reached by ids (instance, resource, resource instance) or None."""
+    for i, want in enumerate(ids):
+        node = next((n for n in nodes or [] if n["id"] == want), None)
+        if node is None or i == len(ids) - 1:
+            return node
+        nodes = node.get("children")
+    return None
+
+
+def tlv_int(node):
+    return int.from_bytes(bytes.fromhex(node["value_hex"]), "big", signed=True)
+
+
+def tlv_float(node):
+    import struct
+    raw = bytes.fromhex(node["value_hex"])
+    return struct.unpack(">f" if len(raw) == 4 else ">d", raw)[0]
+
+
+def tlv_str(node):
+    return bytes.fromhex(node["value_hex"]).decode("utf-8")
+
+
+def tlv_bool(node):
+    return bytes.fromhex(node["value_hex"]) != b"\x00"
+
+
+def _payload_fields(payload):
+    if payload is None:
+        return {}
+    if isinstance(payload, str):
+        return {"text": payload}
+    return {"payload": bytes(payload).hex()}
+
+
+class LwM2MServer:
+    """The test LwM2M server as a subprocess. Every method that issues a request returns a
+    Result; waits raise TimeoutError."""
+
+    def __init__(self, port=0, addr="127.0.0.1", ipv6=False, timeout=10.0, reject_versions=(),
+                 register_code=None, extra_args=(), binary=None, log_level=None):
+        self.binary = binary or server_binary()
+        self.args = ["--port", str(port), "--addr", addr, "--timeout", str(timeout)]
+        if ipv6:
+            self.args.append("--ipv6")
+        for v in reject_versions:
+            self.args += ["--reject-version", v]
+        if register_code:
+            self.args += ["--register-code", register_code]
+        if log_level is not None:
+            self.args += ["--log-level", str(log_level)]
+        self.args += list(extra_args)
+        self.timeout = timeout
+        self.proc = None
+        self.returncode = None
+        self.port = None
+        self.endpoints = []
+        self._ids = itertools.count(1)
+        self._cond = threading.Condition()
+        self._wlock = threading.Lock()
+        self._results = {}
+        self._events = []        # every event, in arrival order
+        self._consumed = set()   # indexes of events returned by a wait
+        # indexes of events by name and by (name, ep), so that waiting for one of 10,000
+        # registrations does not rescan them all; each with the count of consumed leading entries
+        self._index = collections.defaultdict(lambda: [[], 0])
+        self._stderr = collections.deque(maxlen=200)
+        self._dead = False
+
+    # ---- lifecycle ----
+
+    def start(self, timeout=10.0):
+        self.proc = subprocess.Popen([self.binary] + self.args, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        ready = self.wait_event("ready", timeout=timeout)
+        self.port = ready["port"]
+        self.endpoints = ready["endpoints"]
+        return self
+
+    def stop(self, timeout=5.0):
+        """Quits the server; returns its exit status (also kept in self.returncode)."""
+        if not self.proc:
+            return self.returncode
+        if self.proc.poll() is None:
+            try:
+                self._command({"cmd": "quit"}, timeout=timeout)
+            except (TimeoutError, OSError, RuntimeError):
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.returncode = self.proc.returncode
+        time.sleep(0.05)  # let the stderr reader take the last lines (sanitizer reports)
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+        self.proc = None
+        return self.returncode
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def uri(self):
+        return "coap://127.0.0.1:%d" % self.port
+
+    def stderr_tail(self):
+        return "\n".join(self._stderr)
+
+    # ---- the control channel ----
+
+    def _read_stdout(self):
+        for line in self.proc.stdout:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                self._stderr.append("bad stdout line: %r" % line)
+                continue
+            with self._cond:
+                if "event" in obj:
+                    i = len(self._events)
+                    self._events.append(obj)
+                    self._index[obj["event"]][0].append(i)
+                    if "ep" in obj:
+                        self._index[(obj["event"], obj["ep"])][0].append(i)
+                elif "id" in obj:
+                    self._results[obj["id"]] = obj
+                self._cond.notify_all()
+        with self._cond:
+            self._dead = True
+            self._cond.notify_all()
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            self._stderr.append(line.decode("utf-8", "replace").rstrip())
+            if os.environ.get("GW_PEER_LOG"):
+                print("lwm2m_test_server:", self._stderr[-1], flush=True)
+
+    def _command(self, cmd, timeout=None):
+        cid = next(self._ids)
+        cmd = dict(cmd, id=cid)
+        line = (json.dumps(cmd) + "\n").encode()
+        if self._dead or not self.proc:
+            raise RuntimeError("lwm2m_test_server is not running:\n" + self.stderr_tail())
+        with self._wlock:  # not under _cond: a full pipe must not block the stdout reader
+            self.proc.stdin.write(line)
+            self.proc.stdin.flush()
+        with self._cond:
+            deadline = time.monotonic() + (timeout or self.timeout) + 5.0
+            while cid not in self._results:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._dead:
+                    raise TimeoutError("no result for %r" % cmd)
+                self._cond.wait(left)
+            return self._results.pop(cid)
+
+    def command(self, cmd, timeout=None, **fields):
+        """Any control command, e.g. command("request", addr=.., port=.., path="/time")."""
+        req = {"cmd": cmd}
+        req.update({k: v for k, v in fields.items() if v is not None})
+        if timeout is not None:
+            req["timeout"] = timeout
+        return Result(self._command(req, timeout))
+
+    # ---- events ----
+
+    def wait_event(self, name, pred=None, timeout=10.0, consume=True, ep=None):
+        """The first not yet consumed event `name` (of endpoint ep, if given) for which
+        pred(event) holds."""
+        deadline = time.monotonic() + timeout
+        key = name if ep is None else (name, ep)
+        with self._cond:
+            while True:
+                ev = self._find(key, pred, consume)
+                if ev is not None:
+                    return ev
+                left = deadline - time.monotonic()
+                if left <= 0 or self._dead:
+                    raise TimeoutError("no %s event%s within %.1f s%s" % (
+                        name, "" if ep is None else " of " + ep, timeout,
+                        " (server exited)" if self._dead else ""))
+                self._cond.wait(left)
+
+    def _find(self, key, pred, consume):
+        entry = self._index[key]
+        idxs = entry[0]
+        while entry[1] < len(idxs) and idxs[entry[1]] in self._consumed:
+            entry[1] += 1  # skip the consumed head once, not on every wait
+        for i in idxs[entry[1]:]:
+            ev = self._events[i]
+            if i not in self._consumed and (pred is None or pred(ev)):
+                if consume:
+                    self._consumed.add(i)
+                return ev
+        return None
+
+    def events(self, name=None):
+        """Every event received so far (consumed or not), optionally only those named name."""
+        with self._cond:
+            return [e for e in self._events if name is None or e.get("event") == name]
+
+    def wait_registration(self, ep, timeout=10.0):
+        return Registration(self.wait_event("register", timeout=timeout, ep=ep))
+
+    def wait_registrations(self, eps, timeout=30.0):
+        """{ep: Registration} for every name in eps, within one overall timeout."""
+        deadline = time.monotonic() + timeout
+        return {ep: self.wait_registration(ep, max(0.0, deadline - time.monotonic()))
+                for ep in eps}
+
+    def wait_update(self, ep, timeout=10.0):
+        return self.wait_event("update", timeout=timeout, ep=ep)
+
+    def wait_deregistration(self, ep, timeout=10.0):
+        return self.wait_event("deregister", timeout=timeout, ep=ep)
+
+    def wait_expired(self, ep, timeout=10.0):
+        return self.wait_event("expired", timeout=timeout, ep=ep)
+
+    def wait_register_rejected(self, ep=None, timeout=10.0):
+        return self.wait_event("register_rejected", timeout=timeout, ep=ep)
+
+    def wait_send(self, ep=None, timeout=10.0):
+        return Result(self.wait_event("send", timeout=timeout, ep=ep))
+
+    def wait_notify(self, token=None, ep=None, path=None, timeout=10.0):
+        def match(e):
+            return (token is None or e["token"] == token) and (path is None or e["path"] == path)
+        return Result(self.wait_event("notify", match, timeout, ep=ep))
+
+    # ---- LwM2M Device Management operations (to a registered endpoint) ----
+
+    def read(self, ep, path, accept=None, timeout=None):
+        return self.command("read", ep=ep, path=path, accept=accept, timeout=timeout)
+
+    def discover(self, ep, path, timeout=None):
+        return self.command("discover", ep=ep, path=path, timeout=timeout)
+
+    def write(self, ep, path, payload, ct, partial=False, timeout=None):
+        """Replace (PUT) or, with partial=True, partial update (POST). payload: bytes or str."""
+        return self.command("write", ep=ep, path=path, ct=ct, partial=partial or None,
+                            timeout=timeout, **_payload_fields(payload))
+
+    def write_attributes(self, ep, path, timeout=None, **attrs):
+        """PUT with the attributes as Uri-Query: write_attributes(ep, p, pmin=10, pmax=60);
+        a None value sends the bare name (which removes the attribute)."""
+        return self.command("write_attributes", ep=ep, path=path, attrs=attrs, timeout=timeout)
+
+    def execute(self, ep, path, args=None, timeout=None):
+        return self.command("execute", ep=ep, path=path, timeout=timeout,
+                            **_payload_fields(args))
+
+    def create(self, ep, path, payload, ct, timeout=None):
+        return self.command("create", ep=ep, path=path, ct=ct, timeout=timeout,
+                            **_payload_fields(payload))
+
+    def delete(self, ep, path, timeout=None):
+        return self.command("delete", ep=ep, path=path, timeout=timeout)
+
+    def observe(self, ep, path, accept=None, timeout=None):
+        """GET with Observe 0; the Result carries the token that notify events carry."""
+        return self.command("observe", ep=ep, path=path, accept=accept, timeout=timeout)
+
+    def cancel_observe(self, token, mode="get", timeout=None):
+        """mode "get": GET Observe 1 with the same token (the Result is the response);
+        mode "rst": answer the next notification with RST (an immediate ok Result)."""
+        return self.command("cancel_observe", token=token, mode=mode, timeout=timeout)
+
+    def read_composite(self, ep, paths=None, ct=CT_SENML_JSON, accept=None, payload=None,
+                       timeout=None):
+        """FETCH with a SenML list of paths (or a raw payload); Accept defaults to ct."""
+        return self.command("read_composite", ep=ep, path="/", ct=ct, accept=accept,
+                            paths=None if payload is not None else list(paths or []),
+                            timeout=timeout, **_payload_fields(payload))
+
+    def observe_composite(self, ep, paths=None, ct=CT_SENML_JSON, accept=None, payload=None,
+                          timeout=None):
+        return self.command("observe_composite", ep=ep, path="/", ct=ct, accept=accept,
+                            paths=None if payload is not None else list(paths or []),
+                            timeout=timeout, **_payload_fields(payload))
+
+    def write_composite(self, ep, records=None, ct=CT_SENML_JSON, payload=None, timeout=None):
+        """iPATCH with SenML records given as JSON (names as in SenML JSON; "vd" base64url),
+        encoded by the server as ct 110 or 112, or with a raw payload."""
+        return self.command("write_composite", ep=ep, path="/", ct=ct, senml=records,
+                            timeout=timeout, **_payload_fields(payload))
+
+    # ---- other commands ----
+
+    def request(self, method, path, addr=None, port=None, ep=None, accept=None, ct=None,
+                payload=None, query=None, observe=None, timeout=None):
+        """A raw request to addr:port (its own client socket) or to a registered ep."""
+        return self.command("request", method=method, path=path, addr=addr, port=port, ep=ep,
+                            accept=accept, ct=ct, query=query, observe=observe,
+                            timeout=timeout, **_payload_fields(payload))
+
+    def list(self):
+        """{"registrations": [...], "observations": [...]}"""
+        raw = self._command({"cmd": "list"})
+        return {"registrations": raw["registrations"], "observations": raw["observations"]}
+
+    def registration(self, ep):
+        for r in self.list()["registrations"]:
+            if r["ep"] == ep:
+                return Registration(r)
+        return None
+
+    def pause(self):
+        """Drop every datagram in and out until resume(): an outage."""
+        return self._command({"cmd": "pause"})
+
+    def resume(self):
+        return self._command({"cmd": "resume"})
+
+    def set_fault(self, reject_version=None, register_code=None, count=1, clear=False):
+        """reject_version: "1.2" or a list (Register with it gets 4.12, [] clears);
+        register_code: "5.03" for the next count Registers (count -1: all)."""
+        cmd = {"cmd": "fault", "clear": clear}
+        if reject_version is not None:
+            cmd["reject_version"] = reject_version
+        if register_code is not None:
+            cmd["register_code"] = register_code
+            cmd["count"] = count
+        return self._command(cmd)
+
+    def set_timeout(self, seconds):
+        self.timeout = seconds
+        return self._command({"cmd": "set", "timeout": seconds})
+
+    def decode(self, ct, payload):
+        """The server's independent decoding of a payload (bytes) in content-format ct."""
+        return Result(self._command({"cmd": "decode", "ct": ct, "payload": bytes(payload).hex()}))
+
+    def encode_senml(self, records, ct=CT_SENML_CBOR):
+        return bytes.fromhex(self._command({"cmd": "encode", "ct": ct,
+                                            "senml": records})["payload"])

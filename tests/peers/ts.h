@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal declarations shared by the files of the test LwM2M server (a test peer built on
+ * libcoap3, never on our own CoAP code): server state, registrations, pending requests, codecs.
+ * Nothing outside tests/peers/ includes this. */
+#ifndef TS_H
+#define TS_H
+
+#include <coap3/coap.h>
+#include <jansson.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- a small chained hash map keyed by byte strings (ts_map.c) ---- */
+
+struct ts_map_entry;
+
+/* Keys are borrowed: each key must live as long as its entry (it points into the value). */
+struct ts_map {
+    struct ts_map_entry **buckets;
+    size_t nbuckets;
+    size_t count;
+};
+
+int ts_map_put(struct ts_map *m, const void *key, size_t klen, void *val);
+void *ts_map_get(const struct ts_map *m, const void *key, size_t klen);
+void *ts_map_del(struct ts_map *m, const void *key, size_t klen);
+/* Calls fn on every value; fn may delete the entry it is given, and no other. */
+void ts_map_foreach(struct ts_map *m, void (*fn)(void *val, void *arg), void *arg);
+void ts_map_free(struct ts_map *m);
+
+/* ---- server state ---- */
+
+#define TS_MAX_LISTEN 4
+#define TS_MAX_REJECT 4
+#define TS_TOKEN_LEN  8
+
+/* One registration (the RD entry of one LwM2M client endpoint). Strings are owned. */
+struct ts_reg {
+    char id[12];             /* "N" of Location-Path rd/N */
+    char *name;              /* endpoint client name */
+    char *links;             /* last link-format payload (NUL-terminated), or NULL */
+    char *sms;               /* sms= number, or NULL */
+    char version[8];         /* lwm2m= */
+    char binding[8];         /* b= */
+    uint32_t lifetime;       /* lt= seconds */
+    bool queue;              /* the Q parameter (1.1) was present; 1.0 puts Q in binding */
+    int64_t last_ms;         /* monotonic time of Register or last Update */
+    coap_session_t *session; /* referenced: DM requests go out on it, from our listening port */
+};
+
+/* One outgoing request, or an established observation (same token). */
+struct ts_pending {
+    uint8_t token[TS_TOKEN_LEN];
+    json_t *cmd_id; /* "id" of the command to answer, owned reference; NULL once answered */
+    char *ep;       /* endpoint name, or NULL for a raw-address request */
+    char *path;
+    coap_session_t *session; /* referenced */
+    int64_t deadline_ms;     /* 0: no deadline (an established observation) */
+    bool observe;            /* request carried Observe 0 */
+    bool established;        /* observation answered with an Observe option */
+    bool cancel_rst;         /* answer the next notification with RST and forget the observation */
+    json_t *cancel_id;       /* "id" of a pending cancel_observe (GET Observe 1), owned */
+    struct ts_pending *prev, *next; /* list of all pending, for the timeout sweep */
+};
+
+struct ts_peer;
+
+struct ts_server {
+    coap_context_t *ctx;
+    FILE *out;             /* the control channel's output: the process's original stdout */
+    struct ts_peer *peers; /* per-session state of the resource directory (ts_rd.c) */
+    struct ts_map regs_by_id;
+    struct ts_map regs_by_name;
+    struct ts_map pending;      /* by token */
+    struct ts_map raw_sessions; /* "addr|port" -> client session for raw requests */
+    struct ts_pending *pending_head;
+    uint32_t next_reg_id;
+    uint64_t token_seq;
+    int listen_fd[TS_MAX_LISTEN]; /* our UDP server sockets, found after bind (for pause, port 0) */
+    int listen_port[TS_MAX_LISTEN];
+    char listen_addr[TS_MAX_LISTEN][48];
+    int n_listen;
+    char reject_version[TS_MAX_REJECT][8];
+    int n_reject;
+    int forced_code;  /* CoAP code for the next registers, 0 for none */
+    int forced_count; /* how many registers still get forced_code (-1: all) */
+    bool paused;
+    bool quit;
+    double default_timeout_s;
+    unsigned session_timeout_s; /* libcoap idle server session timeout, 0: its default (300 s) */
+};
+
+/* ---- helpers and process state (lwm2m_test_server.c) ---- */
+
+int64_t ts_now_ms(void);
+/* Writes one JSON object as one line on stdout, flushed; steals the reference. */
+void ts_emit(struct ts_server *srv, json_t *obj);
+/* A new event object {"event": name, "t": now}. */
+json_t *ts_event_new(const char *name);
+/* {"id": id, "error": msg} as a result line; id is borrowed. */
+void ts_emit_error(struct ts_server *srv, json_t *id, const char *msg);
+struct ts_server *ts_server_of(coap_session_t *session);
+/* "2.05" style text of a CoAP code into buf (>= 5 bytes). */
+const char *ts_code_str(int code, char *buf);
+/* Parses "2.05" (or 205) into a CoAP code; -1 on error. */
+int ts_code_parse(const char *s);
+void ts_addr_json(json_t *obj, const coap_address_t *a);
+/* Numeric IPv4/IPv6 host and port into a (never DNS). 0 or -1. */
+int ts_parse_addr(const char *host, int port, coap_address_t *a);
+/* Pause: drop every datagram in and out of the listening sockets until resumed. */
+void ts_set_paused(struct ts_server *srv, bool paused);
+
+/* ---- the control commands (ts_ctl.c) ---- */
+
+/* Executes one command line; answers on stdout (at once, or when the response arrives). */
+void ts_ctl_handle_line(struct ts_server *srv, const char *line, size_t len);
+void ts_ctl_free(struct ts_server *srv);
+
+/* ---- payload codecs (ts_decode.c, ts_senml.c): pure, no I/O ---- */
+
+char *ts_hex(const uint8_t *data, size_t len);
+/* Decodes hex into a new buffer (*out, caller frees); -1 on bad hex. */
+int ts_unhex(const char *hex, uint8_t **out, size_t *len);
+/* Adds "payload" (hex) and, where the content-format is known, "decoded" or "decode_error". */
+void ts_decode_into(json_t *obj, int ct, const uint8_t *data, size_t len);
+/* The decoded JSON of a payload (new reference); NULL with the reason in errbuf, or NULL with an
+ * empty errbuf when ct is not a format it decodes. */
+json_t *ts_decode(int ct, const uint8_t *data, size_t len, char *errbuf, size_t errlen);
+json_t *ts_decode_tlv(const uint8_t *data, size_t len, char *errbuf, size_t errlen);
+json_t *ts_decode_cbor(const uint8_t *data, size_t len, char *errbuf, size_t errlen);
+/* SenML records (JSON array of objects, SenML JSON names) encoded as SenML CBOR (112) or JSON
+ * (110); the buffer is malloc'ed (caller frees). -1 on a value it cannot encode. */
+int ts_senml_encode(const json_t *records, int ct, uint8_t **out, size_t *len);
+
+/* ---- resource directory (ts_rd.c) ---- */
+
+int ts_rd_init(struct ts_server *srv);
+void ts_rd_sweep(struct ts_server *srv); /* drops expired registrations */
+json_t *ts_rd_list(struct ts_server *srv);
+struct ts_reg *ts_rd_find(struct ts_server *srv, const char *name);
+void ts_rd_free_all(struct ts_server *srv);
+
+/* ---- outgoing requests (ts_dm.c) ---- */
+
+/* A request to send, filled from a control command. Borrowed strings. */
+struct ts_req {
+    coap_pdu_code_t method;
+    const char *path;
+    const char *query; /* "a=b&c" split into Uri-Query options, or NULL */
+    int accept;        /* -1: none */
+    int ct;            /* -1: none */
+    const uint8_t *payload;
+    size_t payload_len;
+    int observe; /* -1: none, else Observe option value */
+    bool non;    /* NON instead of CON */
+    double timeout_s;
+};
+
+void ts_dm_init(struct ts_server *srv);
+/* Sends req on session and answers command id when the response arrives. 0 or -1. */
+int ts_dm_send(struct ts_server *srv, coap_session_t *session, const char *ep, json_t *id,
+               const struct ts_req *req);
+/* cancel_observe: mode "get" (GET Observe 1, same token) or "rst" (RST the next notification). */
+int ts_dm_cancel(struct ts_server *srv, json_t *id, const char *token_hex, const char *mode,
+                 double timeout_s);
+void ts_dm_sweep(struct ts_server *srv); /* times out requests */
+json_t *ts_dm_list_observations(struct ts_server *srv);
+void ts_dm_free_all(struct ts_server *srv);
+
+#endif
