@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The shared LwM2M engine: one engine per process, many endpoints in it. Each endpoint is a
+ * separate LwM2M client with its own UDP socket (own source port), its own registration with
+ * each of its servers and its own observations. Values come from a provider the owner (the
+ * bridge) implements; the engine serves Security (0) and Server (1) itself from the config. */
+#ifndef LWM2M_ENGINE_H
+#define LWM2M_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lwm2m/clock.h"
+#include "lwm2m/coap_endpoint.h"
+#include "lwm2m/format.h"
+#include "lwm2m/model.h"
+#include "lwm2m/value.h"
+
+struct event_base;
+struct lwm2m_engine;
+struct lwm2m_endpoint;
+
+/* ---- Events ------------------------------------------------------------------------------- */
+
+/* Registration events, one callback per engine (DESIGN.md). */
+enum lwm2m_event_type {
+    LWM2M_EV_REGISTERED = 1,     /* Register answered 2.01 (version in ev->version) */
+    LWM2M_EV_REGISTER_FAILED,    /* Register answered with an error or timed out; will retry */
+    LWM2M_EV_UPDATED,            /* Update answered 2.04 */
+    LWM2M_EV_UPDATE_FAILED,      /* Update failed with 4.04/4.xx: the engine registers again */
+    LWM2M_EV_TIMEOUT,            /* a registration request was never answered */
+    LWM2M_EV_DEREGISTERED,       /* De-register answered 2.02 */
+    LWM2M_EV_DEREGISTER_FAILED,  /* De-register failed or timed out (the engine forgets anyway) */
+    LWM2M_EV_DISCONNECTED,       /* the registration is no longer valid (lifetime ran out) */
+    LWM2M_EV_QUEUE_RX_OFF,       /* queue mode: the endpoint stopped listening */
+    LWM2M_EV_SERVER_DISABLED,    /* the server executed /1/x/4 Disable */
+    LWM2M_EV_NETWORK_ERROR,      /* the socket could not be opened or sending failed */
+};
+
+struct lwm2m_event {
+    uint8_t type;  /* enum lwm2m_event_type */
+    uint8_t version_minor; /* LwM2M 1.x in use with this server */
+    uint16_t ssid; /* short server id */
+    int err;       /* LWM2M_ERR_* or 0 */
+    uint8_t coap_code; /* the server's response code when there was one, else 0 */
+    struct lwm2m_endpoint *ep;
+};
+
+typedef void (*lwm2m_event_fn)(void *ctx, const struct lwm2m_event *ev);
+
+/* A short name for an event type, for logs. */
+const char *lwm2m_event_name(int type);
+
+/* ---- Configuration ------------------------------------------------------------------------ */
+
+enum lwm2m_sec_mode {
+    LWM2M_SEC_PSK = 0,
+    LWM2M_SEC_RPK = 1,
+    LWM2M_SEC_CERT = 2,
+    LWM2M_SEC_NOSEC = 3,
+};
+
+/* One LwM2M server of an endpoint (a Security + Server instance pair). Strings are copied. */
+struct lwm2m_server_cfg {
+    const char *uri;       /* "coap://127.0.0.1:5683", "coap://[::1]:5683" (numeric hosts) */
+    uint16_t ssid;         /* Short Server ID, 1..65534 */
+    uint32_t lifetime;     /* seconds; 0 → 86400 */
+    const char *binding;   /* "U" (default) or "UQ" (queue mode) */
+    uint8_t version_minor; /* highest LwM2M 1.x to offer: 0, 1 or 2 (default 2 when 0xFF) */
+    uint8_t sec_mode;      /* enum lwm2m_sec_mode; only NOSEC is implemented so far */
+    uint32_t default_pmin; /* /1/x/2, seconds */
+    uint32_t default_pmax; /* /1/x/3, seconds; 0 = none */
+    bool notification_storing; /* /1/x/6 */
+    bool mute_send;            /* /1/x/23 */
+};
+
+struct lwm2m_endpoint_cfg {
+    const char *name;  /* endpoint client name (ep=), copied */
+    const struct lwm2m_server_cfg *servers; /* copied */
+    size_t nservers;
+    /* Local address the endpoint's socket binds to (numeric, port 0 = ephemeral); NULL binds
+     * the wildcard address of each server's family. */
+    const char *bind_host;
+};
+
+struct lwm2m_engine_cfg {
+    struct event_base *base;           /* borrowed; the loop that drives everything */
+    const struct coap_clock *clock;    /* borrowed; NULL = system clock */
+    const struct lwm2m_model *model;   /* borrowed, sealed; object definitions */
+    const struct coap_params *coap;    /* copied; NULL = RFC 7252 defaults */
+    lwm2m_event_fn on_event;           /* may be NULL */
+    void *event_ctx;
+    /* Registration retry back-off: first delay, cap (ms). Jitter ±25 %. */
+    uint32_t retry_min_ms;             /* 0 → 5000 */
+    uint32_t retry_max_ms;             /* 0 → 300000 */
+    /* Update is sent this long before the lifetime runs out: max(lifetime/10, 2 × 93 s) capped
+     * at lifetime/2 unless this overrides it (ms, 0 = automatic). */
+    uint32_t update_margin_ms;
+    /* Register requests in flight at once over the whole engine, so that starting 10,000
+     * endpoints does not flood the server (0 → 64). The rest wait their turn in order. */
+    uint32_t reg_concurrency;
+};
+
+/* ---- Provider: values of one endpoint ----------------------------------------------------- */
+
+/* Completion handle for writes and executes that finish later (a bus write). The provider keeps
+ * the pointer and calls lwm2m_done() exactly once. */
+struct lwm2m_done;
+void lwm2m_done(struct lwm2m_done *d, int result);
+
+typedef int (*lwm2m_id_fn)(void *ctx, uint16_t id);
+
+struct lwm2m_provider {
+    /* Object instances of oid that exist, ascending, through fn. Objects 0 and 1 are the
+     * engine's and are never asked. Returns 0 or an error. */
+    int (*list_instances)(void *pctx, uint16_t oid, lwm2m_id_fn fn, void *fctx);
+    /* Objects this endpoint exposes (besides 0 and 1), ascending. */
+    int (*list_objects)(void *pctx, lwm2m_id_fn fn, void *fctx);
+    /* Resources present in /oid/iid, ascending. */
+    int (*list_resources)(void *pctx, uint16_t oid, uint16_t iid, lwm2m_id_fn fn, void *fctx);
+    /* Instances of a multiple resource (path depth 3), ascending. */
+    int (*list_res_instances)(void *pctx, const struct lwm2m_path *p, lwm2m_id_fn fn, void *fctx);
+    /* Reads a single value at depth 3 (single resource) or 4. Bytes in *out are borrowed until
+     * the next call into the provider. Returns 0, LWM2M_ERR_NOTFOUND, or LWM2M_ERR_AGAIN when
+     * the value is unavailable (stale: the engine answers 5.03). */
+    int (*read)(void *pctx, const struct lwm2m_path *p, struct lwm2m_value *out);
+    /* Writes decoded records (already type-checked against the model) under p. replace is true
+     * for PUT (replace the instance or the resource's instances), false for POST (partial
+     * update). Returns 0 when done, LWM2M_ERR_AGAIN after keeping d for lwm2m_done() later, or an
+     * error. Bytes in recs are borrowed for the call only. */
+    int (*write)(void *pctx, const struct lwm2m_path *p, const struct lwm2m_record *recs,
+                 size_t n, bool replace, struct lwm2m_done *d);
+    /* Executes resource p with the arguments text (may be empty). Same returns as write. */
+    int (*execute)(void *pctx, const struct lwm2m_path *p, const char *args, size_t len,
+                   struct lwm2m_done *d);
+    /* Creates /oid/iid (iid chosen by the engine when the server gave none) and writes recs. */
+    int (*create)(void *pctx, uint16_t oid, uint16_t iid, const struct lwm2m_record *recs,
+                  size_t n);
+    /* Deletes /oid/iid. */
+    int (*remove)(void *pctx, uint16_t oid, uint16_t iid);
+};
+
+/* ---- Engine and endpoints ----------------------------------------------------------------- */
+
+/* Creates the engine. cfg is copied (pointers in it are borrowed as stated). Returns 0,
+ * LWM2M_ERR_INVALID or LWM2M_ERR_NOMEM. */
+int lwm2m_engine_new(const struct lwm2m_engine_cfg *cfg, struct lwm2m_engine **out);
+/* Frees every endpoint without deregistering, then the engine. */
+void lwm2m_engine_free(struct lwm2m_engine *e);
+/* The counters of the CoAP layer summed over all endpoints. */
+const struct coap_stats *lwm2m_engine_coap_stats(const struct lwm2m_engine *e);
+
+/* Adds an endpoint and starts registering it with each server. prov is borrowed until the
+ * endpoint is removed; pctx is passed back to it. Returns 0, LWM2M_ERR_INVALID (bad cfg, e.g. a
+ * server URI that is not numeric coap://host:port), LWM2M_ERR_IO (socket) or LWM2M_ERR_NOMEM. */
+int lwm2m_endpoint_add(struct lwm2m_engine *e, const struct lwm2m_endpoint_cfg *cfg,
+                       const struct lwm2m_provider *prov, void *pctx,
+                       struct lwm2m_endpoint **out);
+/* Deregisters from every server where registered, then frees the endpoint once every
+ * De-register has been answered or timed out (the provider is no longer called after this). */
+void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep);
+/* Frees at once, without deregistering. */
+void lwm2m_endpoint_free(struct lwm2m_endpoint *ep);
+
+const char *lwm2m_endpoint_name(const struct lwm2m_endpoint *ep);
+void *lwm2m_endpoint_ctx(const struct lwm2m_endpoint *ep);
+/* The socket's local port (each endpoint has its own). */
+uint16_t lwm2m_endpoint_port(const struct lwm2m_endpoint *ep);
+/* True when registered with every enabled server. */
+bool lwm2m_endpoint_registered(const struct lwm2m_endpoint *ep);
+/* Number of endpoints, and how many of them are registered with all their servers. */
+size_t lwm2m_engine_endpoints(const struct lwm2m_engine *e, size_t *registered);
+
+/* The object set changed (instances created or removed by the owner): the engine sends an
+ * Update with the new object list. */
+void lwm2m_endpoint_objects_changed(struct lwm2m_endpoint *ep);
+/* Sends an Update now to every server (as /1/x/8 Registration Update Trigger does). */
+void lwm2m_endpoint_update(struct lwm2m_endpoint *ep);
+
+#endif /* LWM2M_ENGINE_H */

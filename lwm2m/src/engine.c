@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Engine and endpoint lifecycle: one socket and one CoAP endpoint per LwM2M endpoint, the
+ * (endpoint, server) records, Register pacing across the engine, the registered count, the
+ * Register/Update object list, and delivery of registration events to the owner. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "lwm2m/format.h"
+
+const char *lwm2m_event_name(int type) {
+    switch (type) {
+    case LWM2M_EV_REGISTERED: return "registered";
+    case LWM2M_EV_REGISTER_FAILED: return "register-failed";
+    case LWM2M_EV_UPDATED: return "updated";
+    case LWM2M_EV_UPDATE_FAILED: return "update-failed";
+    case LWM2M_EV_TIMEOUT: return "timeout";
+    case LWM2M_EV_DEREGISTERED: return "deregistered";
+    case LWM2M_EV_DEREGISTER_FAILED: return "deregister-failed";
+    case LWM2M_EV_DISCONNECTED: return "disconnected";
+    case LWM2M_EV_QUEUE_RX_OFF: return "queue-rx-off";
+    case LWM2M_EV_SERVER_DISABLED: return "server-disabled";
+    case LWM2M_EV_NETWORK_ERROR: return "network-error";
+    default: return "unknown";
+    }
+}
+
+int lwm2m_engine_new(const struct lwm2m_engine_cfg *cfg, struct lwm2m_engine **out) {
+    if (cfg == NULL || cfg->base == NULL || cfg->model == NULL || out == NULL)
+        return LWM2M_ERR_INVALID;
+    struct lwm2m_engine *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return LWM2M_ERR_NOMEM;
+    e->base = cfg->base;
+    e->model = cfg->model;
+    e->on_event = cfg->on_event;
+    e->event_ctx = cfg->event_ctx;
+    e->retry_min_ms = cfg->retry_min_ms != 0 ? cfg->retry_min_ms : 5000;
+    e->retry_max_ms = cfg->retry_max_ms != 0 ? cfg->retry_max_ms : 300000;
+    if (e->retry_max_ms < e->retry_min_ms)
+        e->retry_max_ms = e->retry_min_ms;
+    e->update_margin_ms = cfg->update_margin_ms;
+    e->reg_concurrency = cfg->reg_concurrency != 0 ? cfg->reg_concurrency : 64;
+    coap_env_init(&e->env, cfg->base);
+    if (cfg->clock != NULL)
+        e->env.clock = cfg->clock;
+    if (cfg->coap != NULL)
+        e->env.params = *cfg->coap;
+    *out = e;
+    return 0;
+}
+
+void lwm2m_engine_free(struct lwm2m_engine *e) {
+    if (e == NULL)
+        return;
+    while (e->head != NULL)
+        lwm2m_endpoint_free(e->head);
+    free(e);
+}
+
+const struct coap_stats *lwm2m_engine_coap_stats(const struct lwm2m_engine *e) {
+    return &e->env.stats;
+}
+
+size_t lwm2m_engine_endpoints(const struct lwm2m_engine *e, size_t *registered) {
+    if (registered != NULL)
+        *registered = e->nregistered;
+    return e->nendpoints;
+}
+
+/* ---- Events and registered count ------------------------------------------------------------ */
+
+void lwm2m_emit(struct lwm2m_server *s, int type, int err, uint8_t code) {
+    struct lwm2m_engine *e = s->ep->eng;
+    if (e->on_event == NULL)
+        return;
+    struct lwm2m_event ev = {.type = (uint8_t)type,
+                             .version_minor = s->version,
+                             .ssid = s->ssid,
+                             .err = err,
+                             .coap_code = code,
+                             .ep = s->ep};
+    e->on_event(e->event_ctx, &ev);
+}
+
+bool lwm2m_endpoint_registered(const struct lwm2m_endpoint *ep) {
+    size_t enabled = 0;
+    for (uint16_t i = 0; i < ep->nservers; i++) {
+        const struct lwm2m_server *s = &ep->servers[i];
+        if (s->state == LWM2M_REG_DISABLED)
+            continue;
+        enabled++;
+        if (!lwm2m_reg_is_registered(s))
+            return false;
+    }
+    return enabled > 0;
+}
+
+static bool ep_all_done(const struct lwm2m_endpoint *ep) {
+    for (uint16_t i = 0; i < ep->nservers; i++)
+        if (ep->servers[i].state == LWM2M_REG_DEREGISTERING)
+            return false;
+    return true;
+}
+
+void lwm2m_engine_reg_changed(struct lwm2m_endpoint *ep) {
+    bool now = !ep->removing && lwm2m_endpoint_registered(ep);
+    if (now != ep->all_registered) {
+        ep->all_registered = now;
+        if (now)
+            ep->eng->nregistered++;
+        else
+            ep->eng->nregistered--;
+    }
+    if (ep->removing && !ep->in_remove && ep_all_done(ep))
+        lwm2m_endpoint_free(ep);
+}
+
+/* ---- Register pacing ------------------------------------------------------------------------ */
+
+bool lwm2m_engine_reg_slot(struct lwm2m_server *s) {
+    struct lwm2m_engine *e = s->ep->eng;
+    if (e->reg_inflight < e->reg_concurrency && e->wait_head == NULL) {
+        e->reg_inflight++;
+        s->has_slot = true;
+        return true;
+    }
+    if (!s->waiting) {
+        s->waiting = true;
+        s->wait_next = NULL;
+        if (e->wait_tail != NULL)
+            e->wait_tail->wait_next = s;
+        else
+            e->wait_head = s;
+        e->wait_tail = s;
+    }
+    return false;
+}
+
+void lwm2m_engine_reg_unqueue(struct lwm2m_server *s) {
+    struct lwm2m_engine *e = s->ep->eng;
+    if (!s->waiting)
+        return;
+    struct lwm2m_server **pp = &e->wait_head, *prev = NULL;
+    while (*pp != NULL && *pp != s) {
+        prev = *pp;
+        pp = &(*pp)->wait_next;
+    }
+    if (*pp == s) {
+        *pp = s->wait_next;
+        if (e->wait_tail == s)
+            e->wait_tail = prev;
+    }
+    s->waiting = false;
+    s->wait_next = NULL;
+}
+
+void lwm2m_engine_reg_release(struct lwm2m_server *s) {
+    struct lwm2m_engine *e = s->ep->eng;
+    s->has_slot = false;
+    e->reg_inflight--;
+    /* Hand the freed slot to the next waiting server. */
+    while (e->wait_head != NULL && e->reg_inflight < e->reg_concurrency) {
+        struct lwm2m_server *n = e->wait_head;
+        lwm2m_engine_reg_unqueue(n);
+        e->reg_inflight++;
+        n->has_slot = true;
+        lwm2m_reg_start(n);
+    }
+}
+
+/* ---- The Register / Update object list ------------------------------------------------------ */
+
+struct links_ctx {
+    struct lwm2m_link_writer *w;
+    const struct lwm2m_engine *e;
+    const struct lwm2m_endpoint *ep;
+    uint16_t oid;
+    uint8_t version;
+};
+
+static int links_instance(void *ctx, uint16_t iid) {
+    struct links_ctx *c = ctx;
+    struct lwm2m_path p = lwm2m_path_make(2, c->oid, iid, 0, 0);
+    return lwm2m_link_add(c->w, NULL, &p);
+}
+
+/* "</3>;ver=1.1" for objects whose version is not 1.0, then one link per instance. */
+static int links_object(struct links_ctx *c, uint16_t oid) {
+    const struct lwm2m_object_def *o = lwm2m_model_object(c->e->model, oid);
+    struct lwm2m_path p = lwm2m_path_make(1, oid, 0, 0, 0);
+    int rc = lwm2m_link_add(c->w, NULL, &p);
+    if (rc == 0 && o != NULL && o->version != NULL && strcmp(o->version, "1.0") != 0)
+        rc = lwm2m_link_attr(c->w, "ver", o->version);
+    return rc;
+}
+
+static int links_provider_object(void *ctx, uint16_t oid) {
+    struct links_ctx *c = ctx;
+    if (oid == 0 || oid == 1)
+        return 0; /* the engine's own, listed first */
+    c->oid = oid;
+    int rc = links_object(c, oid);
+    if (rc == 0)
+        rc = c->ep->prov->list_instances(c->ep->pctx, oid, links_instance, c);
+    return rc;
+}
+
+int lwm2m_reg_links(struct lwm2m_endpoint *ep, const struct lwm2m_server *s, char *buf,
+                    size_t cap) {
+    struct lwm2m_link_writer w;
+    struct links_ctx c = {.w = &w, .e = ep->eng, .ep = ep, .version = s->version};
+    lwm2m_link_init(&w, buf, cap);
+    /* The root link names the formats we accept (1.1: the preferred one, 1.2: a list). */
+    if (s->version >= 1) {
+        lwm2m_link_add_uri(&w, "/");
+        lwm2m_link_attr_quoted(&w, "rt", "oma.lwm2m");
+        if (s->version == 1)
+            lwm2m_link_attr_int(&w, "ct", LWM2M_CT_SENML_CBOR);
+        else
+            lwm2m_link_attr_quoted(&w, "ct", "60 110 112 11542 11543 11544");
+    }
+    /* Security (0) is never listed (TS Core §6.2.1); Server (1) with one instance per server. */
+    links_object(&c, 1);
+    for (uint16_t i = 0; i < ep->nservers; i++) {
+        c.oid = 1;
+        links_instance(&c, ep->servers[i].index);
+    }
+    int rc = 0;
+    if (ep->prov != NULL && ep->prov->list_objects != NULL)
+        rc = ep->prov->list_objects(ep->pctx, links_provider_object, &c);
+    size_t len = 0;
+    int frc = lwm2m_link_finish(&w, &len);
+    if (rc == 0)
+        rc = frc;
+    return rc < 0 ? rc : (int)len;
+}
+
+/* ---- Endpoints ------------------------------------------------------------------------------ */
+
+/* Parses "coap://host:port[/...]" with a numeric host; DTLS (coaps) comes with its transport. */
+static int parse_server_uri(const char *uri, struct coap_addr *out) {
+    const char *p;
+    if (strncmp(uri, "coap://", 7) == 0)
+        p = uri + 7;
+    else
+        return strncmp(uri, "coaps://", 8) == 0 ? LWM2M_ERR_UNSUPPORTED : LWM2M_ERR_INVALID;
+    char hostport[128];
+    size_t n = strcspn(p, "/?");
+    if (n == 0 || n >= sizeof(hostport))
+        return LWM2M_ERR_INVALID;
+    memcpy(hostport, p, n);
+    hostport[n] = '\0';
+    return coap_addr_parse_hostport(out, hostport, 5683) == 0 ? 0 : LWM2M_ERR_INVALID;
+}
+
+static void ep_rx(void *ctx, const uint8_t *data, size_t len, const struct coap_addr *from) {
+    struct lwm2m_endpoint *ep = ctx;
+    /* Queue mode: while every server has seen us stop listening, datagrams are ignored, as a
+     * sleeping device's radio would; the next Update wakes us. */
+    bool off = ep->nservers > 0;
+    for (uint16_t i = 0; i < ep->nservers && off; i++)
+        off = ep->servers[i].rx_off;
+    if (!off)
+        coap_endpoint_input(ep->coap, data, len, from);
+}
+
+static int server_init(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
+                       const struct lwm2m_server_cfg *c, uint16_t index) {
+    int rc = parse_server_uri(c->uri != NULL ? c->uri : "", &s->addr);
+    if (rc != 0)
+        return rc;
+    if (c->ssid == 0 || c->ssid == 65535 || (c->sec_mode != LWM2M_SEC_NOSEC))
+        return c->sec_mode != LWM2M_SEC_NOSEC ? LWM2M_ERR_UNSUPPORTED : LWM2M_ERR_INVALID;
+    const char *b = c->binding != NULL && c->binding[0] != '\0' ? c->binding : "U";
+    if (strlen(b) >= LWM2M_BINDING_MAX || (strcmp(b, "U") != 0 && strcmp(b, "UQ") != 0))
+        return LWM2M_ERR_INVALID;
+    s->ep = ep;
+    s->index = index;
+    s->ssid = c->ssid;
+    s->uri = strdup(c->uri);
+    snprintf(s->binding, sizeof(s->binding), "%s", b);
+    s->lifetime = c->lifetime != 0 ? c->lifetime : 86400;
+    s->version_max = c->version_minor <= 2 ? c->version_minor : 2;
+    s->version = s->version_max;
+    s->sec_mode = c->sec_mode;
+    s->default_pmin = c->default_pmin;
+    s->default_pmax = c->default_pmax;
+    s->disable_timeout = 86400;
+    s->notification_storing = c->notification_storing;
+    s->mute_send = c->mute_send;
+    s->timer = evtimer_new(ep->eng->base, lwm2m_reg_timer, s);
+    return s->uri != NULL && s->timer != NULL ? 0 : LWM2M_ERR_NOMEM;
+}
+
+static int ep_open_socket(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint_cfg *cfg) {
+    struct coap_addr bind;
+    const char *host = cfg->bind_host;
+    if (host == NULL)
+        host = ep->servers[0].addr.u.sa.sa_family == AF_INET6 ? "::" : "0.0.0.0";
+    if (coap_addr_parse(&bind, host, 0) != 0)
+        return LWM2M_ERR_INVALID;
+    int rc = coap_udp_open(ep->eng->base, &bind, &ep->eng->udp_stats, &ep->tp);
+    if (rc != 0)
+        return rc;
+    rc = coap_endpoint_new(&ep->eng->env, ep->tp, lwm2m_dm_handle, ep, &ep->coap);
+    if (rc != 0)
+        return rc;
+    coap_transport_set_rx(ep->tp, ep_rx, ep);
+    return 0;
+}
+
+static int ep_init(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint_cfg *cfg) {
+    ep->name = strdup(cfg->name);
+    ep->servers = calloc(cfg->nservers, sizeof(*ep->servers));
+    if (ep->name == NULL || ep->servers == NULL)
+        return LWM2M_ERR_NOMEM;
+    for (size_t i = 0; i < cfg->nservers; i++) {
+        int rc = server_init(ep, &ep->servers[i], &cfg->servers[i], (uint16_t)i);
+        ep->nservers = (uint16_t)(i + 1);
+        if (rc != 0)
+            return rc;
+    }
+    return ep_open_socket(ep, cfg);
+}
+
+int lwm2m_endpoint_add(struct lwm2m_engine *e, const struct lwm2m_endpoint_cfg *cfg,
+                       const struct lwm2m_provider *prov, void *pctx,
+                       struct lwm2m_endpoint **out) {
+    if (e == NULL || cfg == NULL || cfg->name == NULL || cfg->name[0] == '\0' ||
+        cfg->nservers == 0 || cfg->nservers > 16 || prov == NULL)
+        return LWM2M_ERR_INVALID;
+    struct lwm2m_endpoint *ep = calloc(1, sizeof(*ep));
+    if (ep == NULL)
+        return LWM2M_ERR_NOMEM;
+    ep->eng = e;
+    ep->prov = prov;
+    ep->pctx = pctx;
+    ep->next = e->head;
+    if (e->head != NULL)
+        e->head->prev = ep;
+    e->head = ep;
+    e->nendpoints++;
+    int rc = ep_init(ep, cfg);
+    if (rc != 0) {
+        lwm2m_endpoint_free(ep);
+        return rc;
+    }
+    if (out != NULL)
+        *out = ep;
+    for (uint16_t i = 0; i < ep->nservers; i++)
+        lwm2m_reg_start(&ep->servers[i]);
+    return 0;
+}
+
+void lwm2m_endpoint_free(struct lwm2m_endpoint *ep) {
+    if (ep == NULL)
+        return;
+    struct lwm2m_engine *e = ep->eng;
+    for (uint16_t i = 0; i < ep->nservers; i++) {
+        struct lwm2m_server *s = &ep->servers[i];
+        if (s->ep != NULL)
+            lwm2m_reg_stop(s);
+        if (s->timer != NULL)
+            event_free(s->timer);
+        free(s->uri);
+    }
+    if (ep->all_registered)
+        e->nregistered--;
+    if (ep->coap != NULL)
+        coap_endpoint_free(ep->coap);
+    coap_transport_close(ep->tp);
+    lwm2m_dm_free(ep);
+    if (ep->prev != NULL)
+        ep->prev->next = ep->next;
+    else
+        e->head = ep->next;
+    if (ep->next != NULL)
+        ep->next->prev = ep->prev;
+    e->nendpoints--;
+    free(ep->servers);
+    free(ep->name);
+    free(ep);
+}
+
+void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep) {
+    if (ep == NULL || ep->removing)
+        return;
+    ep->removing = true;
+    ep->in_remove = true;
+    lwm2m_engine_reg_changed(ep); /* drops it from the registered count */
+    for (uint16_t i = 0; i < ep->nservers; i++) {
+        struct lwm2m_server *s = &ep->servers[i];
+        if (lwm2m_reg_is_registered(s))
+            lwm2m_reg_deregister(s); /* the last answer frees the endpoint */
+        else
+            lwm2m_reg_stop(s);
+    }
+    ep->in_remove = false;
+    if (ep_all_done(ep))
+        lwm2m_endpoint_free(ep);
+}
+
+const char *lwm2m_endpoint_name(const struct lwm2m_endpoint *ep) { return ep->name; }
+void *lwm2m_endpoint_ctx(const struct lwm2m_endpoint *ep) { return ep->pctx; }
+
+uint16_t lwm2m_endpoint_port(const struct lwm2m_endpoint *ep) {
+    struct coap_addr a;
+    if (ep->tp == NULL || coap_transport_local_addr(ep->tp, &a) != 0)
+        return 0;
+    return coap_addr_port(&a);
+}
+
+void lwm2m_endpoint_objects_changed(struct lwm2m_endpoint *ep) {
+    for (uint16_t i = 0; i < ep->nservers; i++)
+        lwm2m_reg_update(&ep->servers[i], true);
+}
+
+void lwm2m_endpoint_update(struct lwm2m_endpoint *ep) {
+    for (uint16_t i = 0; i < ep->nservers; i++)
+        lwm2m_reg_update(&ep->servers[i], false);
+}

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Engine internals shared by engine.c (lifecycle), registration.c (the per-server state machine),
+ * dm.c (Device Management dispatch) and server_obj.c (objects 0 and 1). Not a public header. */
+#ifndef LWM2M_ENGINE_INTERNAL_H
+#define LWM2M_ENGINE_INTERNAL_H
+
+#include <event2/event.h>
+
+#include "lwm2m/coap_endpoint.h"
+#include "lwm2m/engine.h"
+#include "lwm2m/error.h"
+
+/* Registration states of one (endpoint, server) pair. */
+enum lwm2m_reg_state {
+    LWM2M_REG_IDLE = 0,      /* not started, or waiting for the back-off timer */
+    LWM2M_REG_REGISTERING,   /* Register sent */
+    LWM2M_REG_REGISTERED,    /* registered; an Update is due at next_update_ms */
+    LWM2M_REG_UPDATING,      /* Update sent */
+    LWM2M_REG_DEREGISTERING, /* De-register sent */
+    LWM2M_REG_DISABLED,      /* /1/x/4 executed: silent until disabled_until_ms */
+    LWM2M_REG_DONE,          /* deregistered (endpoint being removed) */
+};
+
+#define LWM2M_LOCATION_MAX 48
+#define LWM2M_BINDING_MAX  8
+
+/* One (endpoint, server) registration: its Security (0) and Server (1) instance. */
+struct lwm2m_server {
+    struct lwm2m_endpoint *ep;
+    struct coap_addr addr;
+    char *uri;
+    uint16_t ssid;
+    uint16_t index;              /* instance id of /0 and /1 */
+    uint8_t state;               /* enum lwm2m_reg_state */
+    uint8_t version_max;         /* highest 1.x configured */
+    uint8_t version;             /* 1.x in use or being tried */
+    uint8_t sec_mode;
+    char binding[LWM2M_BINDING_MAX];
+    char location[LWM2M_LOCATION_MAX]; /* "rd/5" from Location-Path */
+    uint32_t lifetime;           /* /1/x/1 */
+    uint32_t reg_lifetime;       /* lifetime the server knows */
+    char reg_binding[LWM2M_BINDING_MAX]; /* binding the server knows */
+    uint32_t default_pmin, default_pmax, disable_timeout;
+    bool notification_storing, mute_send;
+    bool objects_dirty;          /* send the object list with the next Update */
+    bool update_pending;         /* an Update is wanted as soon as the current exchange ends */
+    uint32_t retries;            /* consecutive failures, for the back-off */
+    uint32_t xchg;               /* outstanding request id, 0 when none */
+    uint64_t registered_ms;      /* when the last Register/Update succeeded */
+    struct event *timer;         /* update / retry / re-enable timer */
+    struct lwm2m_server *wait_next; /* queue of servers waiting for a Register slot */
+    bool waiting;                /* in that queue */
+    bool rx_off;                 /* queue mode: not listening until the next Update */
+    bool has_slot;               /* holds one of the engine's Register slots */
+};
+
+struct lwm2m_attr_entry; /* Write-Attributes store (dm.c) */
+
+struct lwm2m_endpoint {
+    struct lwm2m_engine *eng;
+    struct lwm2m_endpoint *next, *prev; /* the engine's list */
+    char *name;
+    struct coap_transport *tp;
+    struct coap_endpoint *coap;
+    const struct lwm2m_provider *prov;
+    void *pctx;
+    struct lwm2m_server *servers;
+    uint16_t nservers;
+    bool removing; /* lwm2m_endpoint_remove() called: free once every server is done */
+    bool all_registered; /* counted in the engine's nregistered */
+    bool in_remove;      /* inside lwm2m_endpoint_remove(): it frees, not reg_changed */
+    struct lwm2m_attr_entry *attrs; /* per-server notification attributes (dm.c owns) */
+    size_t nattrs;
+};
+
+struct lwm2m_engine {
+    struct event_base *base;
+    const struct lwm2m_model *model;
+    lwm2m_event_fn on_event;
+    void *event_ctx;
+    uint32_t retry_min_ms, retry_max_ms, update_margin_ms;
+    uint32_t reg_concurrency, reg_inflight;
+    struct lwm2m_server *wait_head, *wait_tail; /* servers waiting to send Register */
+    struct coap_env env;
+    struct coap_udp_stats udp_stats;
+    struct lwm2m_endpoint *head;
+    size_t nendpoints;
+    size_t nregistered; /* endpoints registered with all their servers */
+};
+
+/* Emits an event to the owner. */
+void lwm2m_emit(struct lwm2m_server *s, int type, int err, uint8_t code);
+
+/* registration.c */
+void lwm2m_reg_start(struct lwm2m_server *s);
+void lwm2m_reg_update(struct lwm2m_server *s, bool objects);
+void lwm2m_reg_deregister(struct lwm2m_server *s);
+void lwm2m_reg_disable(struct lwm2m_server *s, uint32_t seconds);
+void lwm2m_reg_stop(struct lwm2m_server *s); /* cancels timers and exchanges, no message */
+bool lwm2m_reg_is_registered(const struct lwm2m_server *s);
+/* The libevent callback of struct lwm2m_server's timer (arg is the server). */
+void lwm2m_reg_timer(evutil_socket_t fd, short what, void *arg);
+/* Writes the Register/Update object list into buf. Returns its length or a negative error. */
+int lwm2m_reg_links(struct lwm2m_endpoint *ep, const struct lwm2m_server *s, char *buf,
+                    size_t cap);
+
+/* engine.c: Register pacing. lwm2m_engine_reg_slot() returns true when s may send its Register
+ * now (and takes a slot); otherwise s is queued and lwm2m_reg_start(s) is called again when a
+ * slot frees. lwm2m_engine_reg_release() gives the slot back when the Register completes. */
+bool lwm2m_engine_reg_slot(struct lwm2m_server *s);
+void lwm2m_engine_reg_release(struct lwm2m_server *s);
+void lwm2m_engine_reg_unqueue(struct lwm2m_server *s);
+
+/* engine.c: called by registration.c when a server's registration completes or ends, so the
+ * engine can keep its registered count and finish a pending removal. */
+void lwm2m_engine_reg_changed(struct lwm2m_endpoint *ep);
+
+/* dm.c: the CoAP request handler of every endpoint. */
+int lwm2m_dm_handle(void *ctx, struct coap_endpoint *cep, const struct coap_incoming *in);
+/* dm.c: frees the endpoint's Write-Attributes store. */
+void lwm2m_dm_free(struct lwm2m_endpoint *ep);
+
+/* The server whose address matches peer, or NULL. */
+struct lwm2m_server *lwm2m_server_by_addr(struct lwm2m_endpoint *ep, const struct coap_addr *peer);
+
+/* ==== dm.c block: Device Management & Service Enablement (dm.c, dm_*.c, server_obj.c) ======== */
+
+/* The operation a result belongs to: it decides the success code and how a few errors read. */
+enum lwm2m_dm_op {
+    LWM2M_DM_OP_READ = 0,
+    LWM2M_DM_OP_DISCOVER,
+    LWM2M_DM_OP_WRITE,
+    LWM2M_DM_OP_WRITE_ATTR,
+    LWM2M_DM_OP_EXECUTE,
+    LWM2M_DM_OP_CREATE,
+    LWM2M_DM_OP_DELETE,
+    LWM2M_DM_OP_READ_COMPOSITE,
+    LWM2M_DM_OP_WRITE_COMPOSITE,
+    LWM2M_DM_OP_OBSERVE,
+};
+
+/* Results of the DM layer that error.h has no word for (never returned by public functions). */
+enum lwm2m_dm_err {
+    LWM2M_DM_ERR_UNAUTHORIZED = -64,   /* 4.01: Security/OSCORE object, or not one of our servers */
+    LWM2M_DM_ERR_NOT_ALLOWED = -65,    /* 4.05: the operation is not allowed on that target */
+    LWM2M_DM_ERR_NOT_ACCEPTABLE = -66, /* 4.06: an Accept we cannot produce for that target */
+    LWM2M_DM_ERR_BAD_CT = -67,         /* 4.15: a Content-Format we cannot take there */
+    LWM2M_DM_ERR_INTERNAL = -68,       /* 5.00: e.g. a provider value that fits no format */
+};
+
+/* The one place LWM2M_ERR_* and LWM2M_DM_ERR_* become CoAP response codes (STYLE.md); err 0
+ * gives op's success code (2.05, 2.04, 2.01 or 2.02). */
+uint8_t lwm2m_err_to_coap(int err, enum lwm2m_dm_op op);
+
+/* Notification attributes (TS Core 1.1.1 §5.1.2, 1.2 adds edge, con, hqmax). */
+enum lwm2m_attr_bit {
+    LWM2M_ATTR_PMIN = 1u << 0,
+    LWM2M_ATTR_PMAX = 1u << 1,
+    LWM2M_ATTR_GT = 1u << 2,
+    LWM2M_ATTR_LT = 1u << 3,
+    LWM2M_ATTR_ST = 1u << 4,
+    LWM2M_ATTR_EPMIN = 1u << 5,
+    LWM2M_ATTR_EPMAX = 1u << 6,
+    LWM2M_ATTR_EDGE = 1u << 7,
+    LWM2M_ATTR_CON = 1u << 8,
+    LWM2M_ATTR_HQMAX = 1u << 9,
+};
+
+struct lwm2m_attrs {
+    uint16_t set;      /* LWM2M_ATTR_* bits of the fields that hold a value */
+    uint8_t edge, con; /* 0 or 1 */
+    uint32_t pmin, pmax, epmin, epmax, hqmax;
+    double gt, lt, st;
+};
+
+/* For observe.c: the attributes in force for server s at p, inherited object → instance →
+ * resource → resource instance (a lower level wins), then pmin/pmax from the Server object's
+ * default (/1/x/2, /1/x/3 when non-zero) where no level set them. Always returns 0. */
+int lwm2m_attr_effective(const struct lwm2m_endpoint *ep, const struct lwm2m_server *s,
+                         const struct lwm2m_path *p, struct lwm2m_attrs *out);
+
+/* For observe.c: encodes a Read of p for server s as a GET with Accept accept (-1: none) would
+ * get it. On 0 *body is malloc'ed (caller frees; NULL with *len 0 for an empty read) and *ct is
+ * the Content-Format; otherwise the error for lwm2m_err_to_coap(err, LWM2M_DM_OP_READ). */
+int lwm2m_dm_read_encode(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
+                         const struct lwm2m_path *p, int accept, uint8_t **body, size_t *len,
+                         uint16_t *ct);
+
+#endif /* LWM2M_ENGINE_INTERNAL_H */

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* bench_lwm2m: the engine at scale, in one process on loopback. N endpoints (each its own UDP
+ * socket and in-memory store) register with a minimal resource directory; we report registrations
+ * per second, resident memory per endpoint beyond the first, CPU used while idle, and Read
+ * requests (GET /3/0/2, text) served per second with many requests outstanding.
+ * Usage: bench_lwm2m [N=10000] [read-seconds=3] */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lwm2m/engine.h"
+#include "lwm2m/error.h"
+#include "lwm2m/memstore.h"
+
+#define READERS 64 /* Read requests the server keeps in flight */
+
+struct bench;
+struct reader_ctx {
+    struct bench *b;
+    int k;
+};
+
+struct bench {
+    struct event_base *base;
+    struct lwm2m_model *model;
+    struct lwm2m_engine *eng;
+    struct coap_env env;
+    struct coap_transport *rd_tp;
+    struct coap_endpoint *rd;
+    struct coap_addr *peers; /* registered endpoints' addresses, by registration order */
+    size_t npeers, want;
+    unsigned next_loc;
+    struct reader_ctx rctx[READERS];
+    uint64_t reads, read_errors;
+    size_t rr;
+    int stop;
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static long rss_kib(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* The resource directory: 2.01 with a fresh location for Register, 2.04/2.02 otherwise. */
+static int rd_handle(void *ctx, struct coap_endpoint *ep, const struct coap_incoming *in) {
+    struct bench *b = ctx;
+    struct coap_msg r;
+    char loc[16];
+    uint8_t code = in->req->code == COAP_DELETE ? COAP_202_DELETED : COAP_204_CHANGED;
+    coap_msg_init(&r, COAP_TYPE_ACK, code, 0);
+    if (in->req->code == COAP_POST && coap_msg_opt(in->req, COAP_OPT_URI_QUERY) != NULL) {
+        snprintf(loc, sizeof(loc), "%u", b->next_loc++);
+        r.code = COAP_201_CREATED;
+        coap_msg_add_opt(&r, COAP_OPT_LOCATION_PATH, "rd", 2);
+        coap_msg_add_opt(&r, COAP_OPT_LOCATION_PATH, loc, strlen(loc));
+        if (b->npeers < b->want)
+            b->peers[b->npeers++] = *in->peer;
+    }
+    return coap_reply(ep, in, &r);
+}
+
+static void on_event(void *ctx, const struct lwm2m_event *ev) {
+    struct bench *b = ctx;
+    size_t reg = 0, total = lwm2m_engine_endpoints(b->eng, &reg);
+    if (ev->type == LWM2M_EV_REGISTERED && reg == total && total == b->want)
+        event_base_loopbreak(b->base);
+}
+
+static void fill(struct lwm2m_memstore *ms, size_t i) {
+    char serial[24];
+    snprintf(serial, sizeof(serial), "SN-%06zu", i);
+    struct lwm2m_path p = lwm2m_path_make(3, 3, 0, 2, 0);
+    struct lwm2m_value v = lwm2m_value_string(serial, strlen(serial));
+    lwm2m_memstore_set(ms, &p, &v);
+    p = lwm2m_path_make(3, 3, 0, 0, 0);
+    v = lwm2m_value_string("bench", 5);
+    lwm2m_memstore_set(ms, &p, &v);
+    p = lwm2m_path_make(3, 3303, 0, 5700, 0);
+    v = lwm2m_value_float(21.5);
+    lwm2m_memstore_set(ms, &p, &v);
+}
+
+static void read_next(struct bench *b, int k);
+
+static void on_read_done(void *ctx, int err, const struct coap_msg *resp,
+                         const struct coap_addr *p) {
+    struct reader_ctx *rc = ctx;
+    if (err != 0 || resp->code != COAP_205_CONTENT)
+        rc->b->read_errors++;
+    else
+        rc->b->reads++;
+    if (!rc->b->stop)
+        read_next(rc->b, rc->k);
+}
+
+static void read_next(struct bench *b, int k) {
+    struct coap_msg req;
+    coap_msg_init(&req, COAP_TYPE_CON, COAP_GET, 0);
+    coap_msg_add_path(&req, COAP_OPT_URI_PATH, "3/0/2");
+    const struct coap_addr *to = &b->peers[b->rr++ % b->npeers];
+    if (coap_request(b->rd, to, &req, on_read_done, &b->rctx[k], NULL) != 0)
+        b->read_errors++;
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg) {
+    struct bench *b = arg;
+    b->stop = 1;
+    event_base_loopexit(b->base, NULL);
+}
+
+static int setup_rd(struct bench *b, struct coap_addr *rd_addr) {
+    struct coap_addr any;
+    coap_addr_parse(&any, "127.0.0.1", 0);
+    if (coap_udp_open(b->base, &any, NULL, &b->rd_tp) != 0 ||
+        coap_endpoint_new(&b->env, b->rd_tp, rd_handle, b, &b->rd) != 0)
+        return -1;
+    return coap_transport_local_addr(b->rd_tp, rd_addr);
+}
+
+static int add_endpoints(struct bench *b, struct lwm2m_memstore **stores, size_t from, size_t to,
+                         const char *uri) {
+    struct lwm2m_server_cfg srv = {.uri = uri, .ssid = 1, .lifetime = 3600, .version_minor = 1,
+                                   .sec_mode = LWM2M_SEC_NOSEC};
+    for (size_t i = from; i < to; i++) {
+        char name[48];
+        snprintf(name, sizeof(name), "urn:dev:bench:%zu", i);
+        struct lwm2m_endpoint_cfg cfg = {.name = name, .servers = &srv, .nservers = 1,
+                                         .bind_host = "127.0.0.1"};
+        if (lwm2m_memstore_new(b->model, &stores[i]) != 0)
+            return -1;
+        fill(stores[i], i);
+        if (lwm2m_endpoint_add(b->eng, &cfg, &lwm2m_memstore_provider, stores[i], NULL) != 0) {
+            fprintf(stderr, "endpoint %zu: cannot add (file descriptors? ulimit -n)\n", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Adds endpoints [from, to) and runs the loop until all are registered; returns seconds. */
+static double register_batch(struct bench *b, struct lwm2m_memstore **stores, size_t from,
+                             size_t to, const char *uri) {
+    b->want = to;
+    double t0 = now_s();
+    if (add_endpoints(b, stores, from, to, uri) != 0)
+        return -1;
+    event_base_dispatch(b->base);
+    return now_s() - t0;
+}
+
+static void measure_reads(struct bench *b, double secs) {
+    /* Reads come from the server's own socket (the engine answers only its servers), with
+     * READERS requests in flight, each to a different endpoint. */
+    for (int k = 0; k < READERS; k++) {
+        b->rctx[k] = (struct reader_ctx){b, k};
+        read_next(b, k);
+    }
+    struct timeval tv = {(time_t)secs, (suseconds_t)((secs - (double)(time_t)secs) * 1e6)};
+    event_base_once(b->base, -1, EV_TIMEOUT, stop_cb, b, &tv);
+    double t0 = now_s();
+    event_base_dispatch(b->base);
+    double el = now_s() - t0;
+    printf("reads: %.0f Read requests/s served (GET /3/0/2, text, %d outstanding, %zu endpoints,"
+           " %llu errors)\n",
+           (double)b->reads / el, READERS, b->npeers, (unsigned long long)b->read_errors);
+}
+
+int main(int argc, char **argv) {
+    size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 10000;
+    double read_secs = argc > 2 ? atof(argv[2]) : 3.0;
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    struct bench b = {0};
+    b.base = event_base_new();
+    lwm2m_model_new(&b.model);
+    lwm2m_model_seal(b.model);
+    coap_env_init(&b.env, b.base);
+    b.env.params.xchg_max = 2 * READERS;
+    struct lwm2m_engine_cfg ecfg = {
+        .base = b.base, .model = b.model, .on_event = on_event, .event_ctx = &b};
+    struct coap_addr rd;
+    char uri[96], host[COAP_ADDR_STRLEN];
+    b.peers = calloc(n, sizeof(*b.peers));
+    struct lwm2m_memstore **stores = calloc(n, sizeof(*stores));
+    if (n < 2 || b.peers == NULL || stores == NULL || lwm2m_engine_new(&ecfg, &b.eng) != 0 ||
+        setup_rd(&b, &rd) != 0)
+        return 1;
+    coap_addr_format(&rd, host, sizeof(host));
+    snprintf(uri, sizeof(uri), "coap://%s", host);
+
+    double t1 = register_batch(&b, stores, 0, 1, uri);
+    long rss1 = rss_kib();
+    double tn = register_batch(&b, stores, 1, n, uri);
+    long rssn = rss_kib();
+    if (t1 < 0 || tn < 0)
+        return 1;
+    printf("registration: %zu endpoints registered in %.2f s = %.0f registrations/s\n", n - 1,
+           tn, (double)(n - 1) / tn);
+    printf("memory: RSS %ld KiB with 1 endpoint, %ld KiB with %zu: %.0f bytes per endpoint "
+           "beyond the first\n",
+           rss1, rssn, n, (double)(rssn - rss1) * 1024.0 / (double)(n - 1));
+
+    double c0 = cpu_s();
+    struct timeval idle = {3, 0};
+    event_base_once(b.base, -1, EV_TIMEOUT, stop_cb, &b, &idle);
+    event_base_dispatch(b.base);
+    printf("idle: %.2f %% of one core over 3 s with %zu registered endpoints\n",
+           (cpu_s() - c0) / 3.0 * 100.0, n);
+    b.stop = 0;
+    measure_reads(&b, read_secs);
+    return 0;
+}
