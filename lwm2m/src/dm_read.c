@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Read (GET) and Read-Composite (FETCH) (TS Core 1.1.1 §6.3.1, §6.3.8): format negotiation from
+ * Accept or the server's LwM2M version, and one walk over objects, instances, resources and
+ * resource instances in lwm2m_path_cmp order that feeds the content-format encoder, retried
+ * with a bigger buffer while it runs out of space (the CoAP layer sends big bodies block-wise). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dm_internal.h"
+
+/* ---- The walk ------------------------------------------------------------------------------- */
+
+struct walk {
+    const struct lwm2m_dm_req *r;
+    struct lwm2m_encoder *enc;
+    uint16_t oid, iid, rid;
+};
+
+/* One value from the source, converted to the resource's declared type: a provider may keep a
+ * scaled register as Float for an Integer resource, but the server must see the declared type
+ * (TLV and CBOR carry no type, text would read back wrong). */
+static int read_value(const struct lwm2m_dm_req *r, const struct lwm2m_path *p,
+                      struct lwm2m_value *out) {
+    const struct lwm2m_resource_def *rd = lwm2m_model_path_resource(r->model, p);
+    struct lwm2m_value v;
+    int rc = lwm2m_src_read(r, p, &v);
+    if (rc != 0)
+        return rc;
+    if (rd == NULL || rd->type == LWM2M_TYPE_NONE || v.type == rd->type) {
+        *out = v;
+        return 0;
+    }
+    return lwm2m_value_convert(&v, (enum lwm2m_type)rd->type, out) == 0 ? 0 : LWM2M_DM_ERR_INTERNAL;
+}
+
+static int add_value(struct walk *w, const struct lwm2m_path *p, bool optional) {
+    struct lwm2m_value v;
+    int rc = read_value(w->r, p, &v);
+    if (rc == LWM2M_ERR_NOTFOUND && optional)
+        return 0; /* listed a moment ago, gone now: not part of the answer */
+    if (rc != 0)
+        return rc;
+    rc = lwm2m_encoder_add_value(w->enc, p, &v);
+    return rc == LWM2M_ERR_INVALID ? LWM2M_DM_ERR_INTERNAL : rc;
+}
+
+static int walk_res_instance(void *c, uint16_t riid) {
+    struct walk *w = c;
+    struct lwm2m_path p = lwm2m_path_make(4, w->oid, w->iid, w->rid, riid);
+    return add_value(w, &p, true);
+}
+
+static int read_resource(struct walk *w, const struct lwm2m_resource_def *rd, uint16_t rid,
+                         bool optional) {
+    struct lwm2m_path p = lwm2m_path_make(3, w->oid, w->iid, rid, 0);
+    w->rid = rid;
+    if (rd->multiple)
+        return lwm2m_src_res_instances(w->r, &p, walk_res_instance, w);
+    return add_value(w, &p, optional);
+}
+
+/* Inside an object or instance read only readable resources take part (§6.3.1). */
+static int walk_resource(void *c, uint16_t rid) {
+    struct walk *w = c;
+    const struct lwm2m_resource_def *rd = lwm2m_model_resource(w->r->model, w->oid, rid);
+    if (rd == NULL || !lwm2m_resource_allows(rd, LWM2M_OP_R))
+        return 0;
+    return read_resource(w, rd, rid, true);
+}
+
+static int walk_instance(void *c, uint16_t iid) {
+    struct walk *w = c;
+    w->iid = iid;
+    return lwm2m_src_resources(w->r, w->oid, iid, walk_resource, w);
+}
+
+static int walk_object(void *c, uint16_t oid) {
+    struct walk *w = c;
+    w->oid = oid;
+    return lwm2m_src_instances(w->r, oid, walk_instance, w);
+}
+
+/* Feeds everything under p (already checked by read_check) to the encoder. */
+static int walk_target(struct walk *w, const struct lwm2m_path *p) {
+    w->oid = p->ids[0];
+    w->iid = p->ids[1];
+    switch (p->len) {
+    case 0:
+        return lwm2m_src_objects(w->r, walk_object, w);
+    case 1:
+        return walk_object(w, p->ids[0]);
+    case 2:
+        return walk_instance(w, p->ids[1]);
+    case 3:
+        return read_resource(w, lwm2m_model_path_resource(w->r->model, p), p->ids[2], false);
+    default:
+        return add_value(w, p, false);
+    }
+}
+
+/* What a Read of p needs before walking: the target exists and, for a resource, is readable. */
+static int read_check(const struct lwm2m_dm_req *r, const struct lwm2m_path *p) {
+    if (p->len >= 1 && lwm2m_dm_oid_protected(p->ids[0]))
+        return LWM2M_DM_ERR_UNAUTHORIZED;
+    if (lwm2m_src_check(r, p) != 0)
+        return LWM2M_ERR_NOTFOUND;
+    const struct lwm2m_resource_def *rd = lwm2m_model_path_resource(r->model, p);
+    if (rd != NULL && !lwm2m_resource_allows(rd, LWM2M_OP_R))
+        return LWM2M_DM_ERR_NOT_ALLOWED;
+    return 0;
+}
+
+/* ---- Encoding with a growing buffer --------------------------------------------------------- */
+
+struct body {
+    uint8_t stack[LWM2M_DM_BODY_STACK];
+    uint8_t *buf; /* stack or heap */
+    size_t len;
+};
+
+static void body_free(struct body *b) {
+    if (b->buf != b->stack)
+        free(b->buf);
+    b->buf = NULL;
+}
+
+/* Runs the walks over paths[0..n) (one request path, or a Read-Composite list) into b. */
+static int encode(const struct lwm2m_dm_req *r, unsigned ct, const struct lwm2m_path *req,
+                  const struct lwm2m_path *paths, size_t n, bool skip_missing, struct body *b) {
+    size_t cap = sizeof(b->stack);
+    b->buf = b->stack;
+    for (;;) {
+        struct lwm2m_encoder enc;
+        struct walk w = {.r = r, .enc = &enc};
+        int rc = lwm2m_encoder_init(&enc, ct, req, b->buf, cap);
+        if (rc != 0)
+            return LWM2M_DM_ERR_NOT_ACCEPTABLE; /* a format we list but cannot write yet */
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            rc = skip_missing ? read_check(r, &paths[i]) : 0;
+            if (rc == LWM2M_ERR_NOTFOUND || rc == LWM2M_DM_ERR_NOT_ALLOWED)
+                rc = 0; /* Read-Composite leaves out what it cannot read */
+            else if (rc == 0)
+                rc = walk_target(&w, &paths[i]);
+            if (rc == LWM2M_ERR_NOTFOUND && skip_missing)
+                rc = 0;
+        }
+        if (rc == 0 || enc.err == LWM2M_ERR_NOSPACE)
+            rc = lwm2m_encoder_finish(&enc, &b->len);
+        if (rc != LWM2M_ERR_NOSPACE) {
+            if (rc == 0 && enc.count == 0)
+                b->len = 0; /* "the response payload may be empty ... still 2.05" */
+            return rc == LWM2M_ERR_INVALID ? LWM2M_DM_ERR_INTERNAL : rc;
+        }
+        body_free(b);
+        cap *= 4;
+        b->buf = cap <= LWM2M_DM_BODY_MAX ? malloc(cap) : NULL;
+        if (b->buf == NULL)
+            return cap <= LWM2M_DM_BODY_MAX ? LWM2M_ERR_NOMEM : LWM2M_ERR_NOSPACE;
+    }
+}
+
+/* ---- Read ----------------------------------------------------------------------------------- */
+
+/* The format of the answer: the Accept option when we can produce it for p, else the default
+ * for the server's LwM2M version (format.h documents the choice). */
+static int negotiate(const struct lwm2m_dm_req *r, const struct lwm2m_path *p, unsigned *ct) {
+    const struct lwm2m_resource_def *rd = lwm2m_model_path_resource(r->model, p);
+    bool multiple = rd != NULL && rd->multiple;
+    enum lwm2m_type type = rd != NULL ? (enum lwm2m_type)rd->type : LWM2M_TYPE_NONE;
+    if (!r->has_accept) {
+        *ct = lwm2m_fmt_default(r->srv->version, p, multiple, type);
+        return 0;
+    }
+    int n = lwm2m_ct_normalize(r->accept);
+    if (n < 0 || n == LWM2M_CT_LINK || !lwm2m_fmt_supports((unsigned)n, p, multiple, type))
+        return LWM2M_DM_ERR_NOT_ACCEPTABLE;
+    *ct = (unsigned)n;
+    return 0;
+}
+
+static int read_prepare(const struct lwm2m_dm_req *r, unsigned *ct, struct body *b) {
+    if (r->path.len == 0)
+        return LWM2M_DM_ERR_NOT_ALLOWED; /* Read needs at least an Object ID (§6.3.1) */
+    int rc = read_check(r, &r->path);
+    if (rc == 0)
+        rc = negotiate(r, &r->path, ct);
+    if (rc == 0)
+        rc = encode(r, *ct, &r->path, &r->path, 1, false, b);
+    return rc;
+}
+
+int lwm2m_dm_read(struct lwm2m_dm_req *r) {
+    struct body b = {.buf = NULL};
+    unsigned ct = 0;
+    int rc = read_prepare(r, &ct, &b);
+    if (rc == 0)
+        rc = lwm2m_dm_reply(r, COAP_205_CONTENT, (int)ct, b.buf, b.len);
+    else
+        rc = lwm2m_dm_reply_err(r, rc);
+    body_free(&b);
+    return rc;
+}
+
+int lwm2m_dm_read_encode(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
+                         const struct lwm2m_path *p, int accept, uint8_t **body, size_t *len,
+                         uint16_t *ct) {
+    struct lwm2m_dm_req r = {.ep = ep,
+                             .srv = s,
+                             .model = ep->eng->model,
+                             .path = *p,
+                             .op = LWM2M_DM_OP_READ,
+                             .has_accept = accept >= 0,
+                             .accept = accept >= 0 ? (uint32_t)accept : 0};
+    struct body *b = malloc(sizeof(*b));
+    unsigned fmt = 0;
+    if (b == NULL)
+        return LWM2M_ERR_NOMEM;
+    b->buf = NULL; /* read_prepare may fail before the encoder sets it */
+    b->len = 0;
+    int rc = read_prepare(&r, &fmt, b);
+    *body = NULL;
+    *len = rc == 0 ? b->len : 0;
+    *ct = (uint16_t)fmt;
+    if (rc == 0 && b->len > 0) {
+        *body = b->buf != b->stack ? b->buf : malloc(b->len);
+        if (*body == NULL)
+            rc = LWM2M_ERR_NOMEM;
+        else if (b->buf == b->stack)
+            memcpy(*body, b->stack, b->len);
+        b->buf = b->stack; /* ownership moved to *body */
+    }
+    body_free(b);
+    free(b);
+    return rc;
+}
+
+/* ---- Read-Composite ------------------------------------------------------------------------- */
+
+static int cmp_paths(const void *a, const void *b) {
+    return lwm2m_path_cmp(a, b);
+}
+
+/* Sorts the list and drops paths another one in the list already covers, so that every value
+ * is encoded once and in the order LwM2M CBOR needs. */
+static size_t normalize_paths(struct lwm2m_path *p, size_t n) {
+    size_t k = 0;
+    qsort(p, n, sizeof(*p), cmp_paths);
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || !lwm2m_path_has_prefix(&p[i], &p[k - 1]))
+            p[k++] = p[i];
+    return k;
+}
+
+/* Request and answer formats (Transport "Read-Composite": SenML CBOR or SenML JSON; 1.2 adds
+ * LwM2M CBOR for the answer). Without Accept the answer uses the request's format. */
+static int composite_formats(const struct lwm2m_dm_req *r, unsigned *in, unsigned *out) {
+    if (!r->has_cf)
+        return LWM2M_ERR_FORMAT;
+    int cf = lwm2m_ct_normalize(r->cf);
+    if (cf != LWM2M_CT_SENML_JSON && cf != LWM2M_CT_SENML_CBOR)
+        return LWM2M_DM_ERR_BAD_CT;
+    int ac = r->has_accept ? lwm2m_ct_normalize(r->accept) : cf;
+    if (ac != LWM2M_CT_SENML_JSON && ac != LWM2M_CT_SENML_CBOR && ac != LWM2M_CT_LWM2M_CBOR)
+        return LWM2M_DM_ERR_NOT_ACCEPTABLE;
+    *in = (unsigned)cf;
+    *out = (unsigned)ac;
+    return 0;
+}
+
+static int composite_paths(const struct lwm2m_dm_req *r, unsigned cf, struct lwm2m_path *paths,
+                           size_t *n) {
+    int rc = lwm2m_decode_paths(cf, r->in->body, r->in->body_len, paths, LWM2M_DM_PATHS_MAX, n);
+    if (rc == LWM2M_ERR_UNSUPPORTED)
+        return LWM2M_DM_ERR_BAD_CT;
+    if (rc != 0)
+        return rc == LWM2M_ERR_NOSPACE ? rc : LWM2M_ERR_FORMAT;
+    for (size_t i = 0; i < *n; i++)
+        if (paths[i].len >= 1 && lwm2m_dm_oid_protected(paths[i].ids[0]))
+            return LWM2M_DM_ERR_UNAUTHORIZED;
+    *n = normalize_paths(paths, *n);
+    return 0;
+}
+
+int lwm2m_dm_read_composite(struct lwm2m_dm_req *r) {
+    static const struct lwm2m_path root = {.len = 0};
+    struct lwm2m_path *paths = NULL;
+    struct body b = {.buf = NULL};
+    unsigned cf = 0, ct = 0;
+    size_t n = 0;
+    int rc = r->path.len == 0 ? composite_formats(r, &cf, &ct) : LWM2M_DM_ERR_NOT_ALLOWED;
+    if (rc == 0) {
+        paths = malloc(LWM2M_DM_PATHS_MAX * sizeof(*paths));
+        rc = paths != NULL ? composite_paths(r, cf, paths, &n) : LWM2M_ERR_NOMEM;
+    }
+    if (rc == 0)
+        rc = encode(r, ct, &root, paths, n, true, &b);
+    if (rc == 0)
+        rc = lwm2m_dm_reply(r, COAP_205_CONTENT, (int)ct, b.buf, b.len);
+    else
+        rc = lwm2m_dm_reply_err(r, rc);
+    body_free(&b);
+    free(paths);
+    return rc;
+}
