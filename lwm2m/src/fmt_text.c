@@ -11,15 +11,26 @@
 
 #include "fmt_internal.h"
 
+/* The shortest %g precision that reads back as v, but never fewer digits than the integer part
+ * has (below 1e17): %g switches to an exponent when the precision is shorter than the integer,
+ * and "3e+01" for 30 is exact but not what a person or a lenient server parser expects. */
 int lwm2m_double_precision(double v) {
     char tmp[40];
-    for (int prec = 1; prec < 17; prec++) {
+    int prec = 1;
+    for (; prec < 17; prec++) {
         snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
         if (strtod(tmp, NULL) == v) {
-            return prec;
+            break;
         }
     }
-    return 17;
+    double mag = fabs(v);
+    if (isfinite(v) && mag >= 1.0 && mag < 1e17) {
+        int digits = (int)floor(log10(mag)) + 1;
+        if (digits > prec) {
+            prec = digits > 17 ? 17 : digits;
+        }
+    }
+    return prec;
 }
 
 int lwm2m_fmt_double(double v, char *out, size_t cap) {

@@ -63,6 +63,13 @@ static void test_text_values(void **state) {
     expect_text(&v, "0.30000000000000004");
     v = lwm2m_value_float(5.0);
     expect_text(&v, "5");
+    /* Whole numbers keep their integer digits rather than turning into "3e+01". */
+    v = lwm2m_value_float(30.0);
+    expect_text(&v, "30");
+    v = lwm2m_value_float(-1200.0);
+    expect_text(&v, "-1200");
+    v = lwm2m_value_float(1.5e20);
+    expect_text(&v, "1.5e+20");
     v = lwm2m_value_float(-1.5e-300);
     expect_text(&v, "-1.5e-300");
     v = lwm2m_value_corelnk("</3/0>", 6);
