@@ -41,6 +41,7 @@ int lwm2m_engine_new(const struct lwm2m_engine_cfg *cfg, struct lwm2m_engine **o
     if (e->retry_max_ms < e->retry_min_ms)
         e->retry_max_ms = e->retry_min_ms;
     e->update_margin_ms = cfg->update_margin_ms;
+    e->queue_idle_ms = cfg->queue_idle_ms != 0 ? cfg->queue_idle_ms : 93000;
     e->reg_concurrency = cfg->reg_concurrency != 0 ? cfg->reg_concurrency : 64;
     coap_env_init(&e->env, cfg->base);
     if (cfg->clock != NULL)
@@ -262,8 +263,12 @@ static void ep_rx(void *ctx, const uint8_t *data, size_t len, const struct coap_
     bool off = ep->nservers > 0;
     for (uint16_t i = 0; i < ep->nservers && off; i++)
         off = ep->servers[i].rx_off;
-    if (!off)
-        coap_endpoint_input(ep->coap, data, len, from);
+    if (off)
+        return;
+    struct lwm2m_server *s = lwm2m_server_by_addr(ep, from);
+    if (s != NULL)
+        s->activity_ms = coap_clock_mono_ms(ep->eng->env.clock);
+    coap_endpoint_input(ep->coap, data, len, from);
 }
 
 static int server_init(struct lwm2m_endpoint *ep, struct lwm2m_server *s,

@@ -47,6 +47,7 @@ struct lwm2m_server {
     uint32_t retries;            /* consecutive failures, for the back-off */
     uint32_t xchg;               /* outstanding request id, 0 when none */
     uint64_t registered_ms;      /* when the last Register/Update succeeded */
+    uint64_t activity_ms;        /* last exchange with this server (queue mode idle timer) */
     struct event *timer;         /* update / retry / re-enable timer */
     struct lwm2m_server *wait_next; /* queue of servers waiting for a Register slot */
     bool waiting;                /* in that queue */
@@ -78,7 +79,7 @@ struct lwm2m_engine {
     const struct lwm2m_model *model;
     lwm2m_event_fn on_event;
     void *event_ctx;
-    uint32_t retry_min_ms, retry_max_ms, update_margin_ms;
+    uint32_t retry_min_ms, retry_max_ms, update_margin_ms, queue_idle_ms;
     uint32_t reg_concurrency, reg_inflight;
     struct lwm2m_server *wait_head, *wait_tail; /* servers waiting to send Register */
     struct coap_env env;

@@ -59,11 +59,15 @@ static uint64_t reg_update_delay_ms(const struct lwm2m_server *s) {
 static bool reg_queue_mode(const struct lwm2m_server *s);
 
 /* Arms the timer for what comes next while registered: the Update, or before it (queue mode)
- * the moment the endpoint stops listening. */
+ * the moment the endpoint stops listening, MAX_TRANSMIT_WAIT after the last exchange. */
 static void reg_arm_next(struct lwm2m_server *s) {
-    uint64_t upd = reg_update_delay_ms(s);
-    uint64_t wait = s->ep->eng->env.params.response_timeout_ms;
-    reg_arm(s, reg_queue_mode(s) && !s->rx_off && wait < upd ? wait : upd);
+    uint64_t now = reg_now(s);
+    uint64_t at = s->registered_ms + reg_update_delay_ms(s);
+    if (reg_queue_mode(s) && !s->rx_off) {
+        uint64_t off_at = s->activity_ms + s->ep->eng->queue_idle_ms;
+        at = off_at < at ? off_at : at;
+    }
+    reg_arm(s, at > now ? at - now : 0);
 }
 
 static void reg_schedule_retry(struct lwm2m_server *s) {
@@ -150,6 +154,7 @@ static void reg_registered(struct lwm2m_server *s, const struct coap_msg *resp) 
     s->reg_lifetime = s->lifetime;
     memcpy(s->reg_binding, s->binding, sizeof(s->reg_binding));
     s->registered_ms = reg_now(s);
+    s->activity_ms = s->registered_ms;
     s->rx_off = false;
     reg_arm_next(s);
 }
@@ -202,6 +207,7 @@ static void reg_on_update(void *ctx, int err, const struct coap_msg *resp,
         s->state = LWM2M_REG_REGISTERED;
         s->retries = 0;
         s->registered_ms = reg_now(s);
+        s->activity_ms = s->registered_ms;
         lwm2m_emit(s, LWM2M_EV_UPDATED, 0, resp->code);
         if (s->update_pending)
             reg_send_update(s);
@@ -361,18 +367,16 @@ void lwm2m_reg_timer(evutil_socket_t fd, short what, void *arg) {
         lwm2m_reg_start(s);
         break;
     case LWM2M_REG_REGISTERED: {
-        /* Queue mode: stop listening MAX_TRANSMIT_WAIT after the last exchange, and wake the
-         * server's view with the Update when it falls due. */
-        uint64_t since = reg_now(s) - s->registered_ms;
-        uint64_t wait = s->ep->eng->env.params.response_timeout_ms;
         /* 10 ms of slack: the loop's timer may fire a little early relative to our clock. */
-        if (reg_queue_mode(s) && !s->rx_off && since + 10 >= wait &&
-            since < reg_update_delay_ms(s)) {
-            reg_queue_rx_off(s);
-            reg_arm(s, reg_update_delay_ms(s) - since);
+        uint64_t now = reg_now(s) + 10;
+        if (now >= s->registered_ms + reg_update_delay_ms(s)) {
+            reg_send_update(s); /* in queue mode this also wakes the server's view of us */
             break;
         }
-        reg_send_update(s);
+        if (reg_queue_mode(s) && !s->rx_off &&
+            now >= s->activity_ms + s->ep->eng->queue_idle_ms)
+            reg_queue_rx_off(s);
+        reg_arm_next(s);
         break;
     }
     default:

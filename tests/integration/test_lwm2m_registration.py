@@ -92,7 +92,38 @@ def test_reregister_when_server_forgot():
         srv.stop()
 
 
+def test_queue_mode_stops_listening_and_wakes_with_update():
+    with LwM2MServer() as srv, \
+            Client(srv.uri, binding="UQ", version=1, extra=["--queue-idle-ms", "800"]) as cl:
+        srv.wait_registration(EP)
+        assert srv.read(EP, "/3/0/0").code == "2.05"  # awake right after registering
+        cl.wait_line(lambda l: l.startswith("event queue-rx-off"), timeout=5)
+        # Asleep: the request goes unanswered. NON, so that the server does not keep
+        # retransmitting it (a real server would hold it until our next Update).
+        r = srv.command("read", ep=EP, path="/3/0/0", non=True, timeout=2)
+        assert r.error == "timeout", r
+        cl.send("update")
+        srv.wait_update(EP)
+        assert srv.read(EP, "/3/0/0").code == "2.05"  # the Update woke it
+        cl.stop()
+
+
+def test_two_servers_one_endpoint():
+    with LwM2MServer() as a, LwM2MServer() as b, \
+            Client(a.uri, extra=["--server", b.uri]) as cl:
+        ra, rb = a.wait_registration(EP), b.wait_registration(EP)
+        assert ra.port == rb.port, (ra, rb)  # one socket per endpoint, shared by its servers
+        for reg in (ra, rb):
+            assert "/1/0" in reg.objects and "/1/1" in reg.objects, reg.objects
+        assert a.read(EP, "/1/0/0").text == "1" and b.read(EP, "/1/1/0").text == "2"
+        assert cl.stop() == 0
+        a.wait_deregistration(EP)
+        b.wait_deregistration(EP)
+
+
 if __name__ == "__main__":
     harness.run([test_register_update_deregister, test_update_before_lifetime_expiry,
                  test_version_fallback_on_412, test_queue_mode_binding_per_version,
-                 test_retry_after_error_response, test_reregister_when_server_forgot])
+                 test_retry_after_error_response, test_reregister_when_server_forgot,
+                 test_queue_mode_stops_listening_and_wakes_with_update,
+                 test_two_servers_one_endpoint])

@@ -162,14 +162,17 @@ static void on_stdin(evutil_socket_t fd, short what, void *arg) {
 static void on_signal(evutil_socket_t sig, short what, void *arg) { quit(arg); }
 
 static void usage(void) {
-    fprintf(stderr, "usage: lwm2m_client --server coap://HOST:PORT [--count N] [--name PREFIX]\n"
-                    "       [--lifetime S] [--binding U|UQ] [--version 0|1|2] [--bind ADDR]\n"
-                    "       [--ssid N] [--concurrency N] [--retry-ms N]\n");
+    fprintf(stderr, "usage: lwm2m_client --server coap://HOST:PORT [--server URI]... [--count N]\n"
+                    "       [--name PREFIX] [--lifetime S] [--binding U|UQ] [--version 0|1|2]\n"
+                    "       [--bind ADDR] [--ssid N] [--concurrency N] [--retry-ms N]\n"
+                    "       [--queue-idle-ms N]\n");
 }
 
 int main(int argc, char **argv) {
     struct lwm2m_server_cfg srv = {.ssid = 1, .lifetime = 300, .binding = "U", .version_minor = 2,
                                    .sec_mode = LWM2M_SEC_NOSEC};
+    const char *uris[4];
+    size_t nuris = 0;
     struct lwm2m_engine_cfg ecfg = {0};
     const char *prefix = "urn:dev:test:", *bind = "127.0.0.1";
     size_t count = 1;
@@ -177,10 +180,16 @@ int main(int argc, char **argv) {
         {"server", 1, 0, 's'},   {"count", 1, 0, 'n'},       {"name", 1, 0, 'p'},
         {"lifetime", 1, 0, 'l'}, {"binding", 1, 0, 'b'},     {"version", 1, 0, 'v'},
         {"bind", 1, 0, 'a'},     {"ssid", 1, 0, 'i'},        {"concurrency", 1, 0, 'c'},
-        {"retry-ms", 1, 0, 'r'}, {0, 0, 0, 0}};
+        {"retry-ms", 1, 0, 'r'}, {"queue-idle-ms", 1, 0, 'q'}, {0, 0, 0, 0}};
     for (int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (ch) {
-        case 's': srv.uri = optarg; break;
+        case 's':
+            if (nuris == 4) {
+                usage();
+                return 2;
+            }
+            uris[nuris++] = optarg;
+            break;
         case 'n': count = strtoul(optarg, NULL, 10); break;
         case 'p': prefix = optarg; break;
         case 'l': srv.lifetime = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -190,12 +199,20 @@ int main(int argc, char **argv) {
         case 'i': srv.ssid = (uint16_t)atoi(optarg); break;
         case 'c': ecfg.reg_concurrency = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'r': ecfg.retry_min_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'q': ecfg.queue_idle_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
         default: usage(); return 2;
         }
     }
-    if (srv.uri == NULL || count == 0) {
+    if (nuris == 0 || count == 0) {
         usage();
         return 2;
+    }
+    /* One Security/Server instance per --server, short server ids counting up from --ssid. */
+    struct lwm2m_server_cfg servers[4];
+    for (size_t k = 0; k < nuris; k++) {
+        servers[k] = srv;
+        servers[k].uri = uris[k];
+        servers[k].ssid = (uint16_t)(srv.ssid + k);
     }
     struct client c = {.n = count};
     c.base = event_base_new();
@@ -215,7 +232,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < count; i++) {
         char name[128];
         snprintf(name, sizeof(name), "%s%zu", prefix, i);
-        struct lwm2m_endpoint_cfg cfg = {.name = name, .servers = &srv, .nservers = 1,
+        struct lwm2m_endpoint_cfg cfg = {.name = name, .servers = servers, .nservers = nuris,
                                          .bind_host = bind};
         int rc = lwm2m_memstore_new(c.model, &c.stores[i]);
         if (rc == 0) {

@@ -96,6 +96,9 @@ struct lwm2m_engine_cfg {
     /* Update is sent this long before the lifetime runs out: max(lifetime/10, 2 × 93 s) capped
      * at lifetime/2 unless this overrides it (ms, 0 = automatic). */
     uint32_t update_margin_ms;
+    /* Queue mode (binding UQ): the endpoint stops listening this long after its last exchange
+     * with the server (0 → MAX_TRANSMIT_WAIT, 93 s, as the specification says). */
+    uint32_t queue_idle_ms;
     /* Register requests in flight at once over the whole engine, so that starting 10,000
      * endpoints does not flood the server (0 → 64). The rest wait their turn in order. */
     uint32_t reg_concurrency;
