@@ -224,6 +224,7 @@ static void reg_on_update(void *ctx, int err, const struct coap_msg *resp,
     s->state = LWM2M_REG_IDLE;
     s->location[0] = '\0';
     lwm2m_engine_reg_changed(s->ep);
+    lwm2m_emit(s, LWM2M_EV_DISCONNECTED, err != 0 ? err : LWM2M_ERR_STATE, 0);
     lwm2m_reg_start(s);
 }
 

@@ -4,6 +4,7 @@ decoded by the server with libcbor/jansson and its own TLV decoder, or built her
 Read in every content format, Write in text/TLV/SenML JSON/SenML CBOR, Execute, Create, Delete,
 Discover, Write-Attributes, Read- and Write-Composite, and the error codes."""
 import json
+import os
 import struct
 
 import harness
@@ -204,8 +205,29 @@ def test_read_and_write_composite():
     run_with(body)
 
 
+def test_object_from_ddf_file():
+    models = os.path.join(os.environ.get("GW_SOURCE_DIR", os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..")), "config", "models")
+    extra = ["--ddf", models, "--set", "/10250/0/0=PM-1", "--set", "/10250/0/1=1234.5",
+             "--set", "/10250/0/4=2"]
+    with LwM2MServer() as srv, Client(srv.uri, extra=extra) as cl:
+        reg = srv.wait_registration(EP)
+        links = dict(parse_links(reg.links))
+        assert links.get("/10250", {}).get("ver") == "1.1" and "/10250/0" in links, reg.links
+        r = srv.read(EP, "/10250/0", accept=CT_SENML_JSON)
+        assert senml_values(r.decoded) == {"/10250/0/0": "PM-1", "/10250/0/1": 1234.5,
+                                           "/10250/0/4": 2}, r
+        assert srv.write(EP, "/10250/0/4", "3", CT_TEXT).code == "2.04"
+        assert srv.read(EP, "/10250/0/4").text == "3"
+        assert srv.write(EP, "/10250/0/4", "9", CT_TEXT).code == "4.00"    # range 1-4 in the DDF
+        assert srv.write(EP, "/10250/0/4", "abc", CT_TEXT).code == "4.00"  # Integer resource
+        assert srv.write(EP, "/10250/0/1", "1", CT_TEXT).code == "4.05"    # read-only
+        cl.stop()
+
+
 if __name__ == "__main__":
     harness.run([test_read_device_every_format, test_read_single_resources_every_format,
                  test_read_default_format_per_version, test_write_every_format, test_error_codes,
                  test_execute, test_create_delete_and_registration_update,
-                 test_discover_and_write_attributes, test_read_and_write_composite])
+                 test_discover_and_write_attributes, test_read_and_write_composite,
+                 test_object_from_ddf_file])

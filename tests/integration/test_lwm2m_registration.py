@@ -33,6 +33,19 @@ def test_register_update_deregister():
         assert any(l.startswith("exit endpoints-left=0") for l in cl.lines), cl.lines[-3:]
 
 
+def test_server_object_triggers_update():
+    with LwM2MServer() as srv, Client(srv.uri, lifetime=300) as cl:
+        srv.wait_registration(EP)
+        assert srv.execute(EP, "/1/0/8").code == "2.04"  # Registration Update Trigger
+        upd = srv.wait_update(EP)
+        assert upd.get("lt") is None, upd
+        assert srv.write(EP, "/1/0/1", "120", 0).code == "2.04"  # Lifetime
+        upd = srv.wait_update(EP)
+        assert upd.get("lt") == 120, upd
+        assert srv.read(EP, "/1/0/1").text == "120"
+        cl.stop()
+
+
 def test_update_before_lifetime_expiry():
     with LwM2MServer() as srv, Client(srv.uri, lifetime=4) as cl:
         reg = srv.wait_registration(EP)
@@ -85,6 +98,7 @@ def test_reregister_when_server_forgot():
         srv = LwM2MServer(port=port).start()  # a fresh server: rd/N is unknown (4.04)
         cl.send("update")
         cl.wait_line(lambda l: l.startswith("event update-failed") and "code=4.04" in l)
+        cl.wait_line(lambda l: l.startswith("event disconnected"))
         reg = srv.wait_registration(EP)
         assert reg.ep == EP
     finally:
@@ -122,7 +136,8 @@ def test_two_servers_one_endpoint():
 
 
 if __name__ == "__main__":
-    harness.run([test_register_update_deregister, test_update_before_lifetime_expiry,
+    harness.run([test_register_update_deregister, test_server_object_triggers_update,
+                 test_update_before_lifetime_expiry,
                  test_version_fallback_on_412, test_queue_mode_binding_per_version,
                  test_retry_after_error_response, test_reregister_when_server_forgot,
                  test_queue_mode_stops_listening_and_wakes_with_update,

@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "lwm2m/engine.h"
 #include "lwm2m/error.h"
+#include "lwm2m/format.h"
 #include "lwm2m/memstore.h"
 
 struct client {
@@ -100,6 +102,29 @@ static void fill_store(struct lwm2m_memstore *ms, size_t idx) {
     lwm2m_memstore_set_hooks(ms, on_exec, on_write, NULL);
 }
 
+/* Sets PATH to a value given as text, read as the type the model declares for that resource.
+ * Returns 0 or an LWM2M_ERR_*. */
+static int store_set_text(const struct lwm2m_model *m, struct lwm2m_memstore *ms, const char *path,
+                          size_t plen, const char *text) {
+    struct lwm2m_path p;
+    enum lwm2m_type t;
+    struct lwm2m_value v;
+    int rc = lwm2m_path_parse(path, plen, &p);
+    if (rc == 0)
+        rc = lwm2m_model_resource_type(m, &p, &t);
+    if (rc == 0)
+        rc = lwm2m_text_value((const uint8_t *)text, strlen(text), t, &v);
+    return rc == 0 ? lwm2m_memstore_set(ms, &p, &v) : rc;
+}
+
+/* The same on every endpoint. */
+static int set_text(struct client *c, const char *path, const char *text) {
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < c->n; k++)
+        rc = store_set_text(c->model, c->stores[k], path, strlen(path), text);
+    return rc;
+}
+
 static void quit(struct client *c) {
     if (c->quitting)
         return;
@@ -128,11 +153,8 @@ static void command(struct client *c, char *line) {
             lwm2m_endpoint_objects_changed(c->eps[k]);
         }
     } else if (sscanf(line, "set %63s %255s", path, val) == 2) {
-        struct lwm2m_path p;
-        if (lwm2m_path_parse(path, strlen(path), &p) == 0)
-            for (size_t k = 0; k < c->n; k++)
-                set_val(c->stores[k], p.len, p.ids[0], p.ids[1], p.ids[2], p.ids[3],
-                        lwm2m_value_float(strtod(val, NULL)));
+        if (set_text(c, path, val) != 0)
+            printf("error cannot set %s to '%s'\n", path, val);
     } else {
         printf("error unknown command: %s\n", line);
     }
@@ -165,7 +187,7 @@ static void usage(void) {
     fprintf(stderr, "usage: lwm2m_client --server coap://HOST:PORT [--server URI]... [--count N]\n"
                     "       [--name PREFIX] [--lifetime S] [--binding U|UQ] [--version 0|1|2]\n"
                     "       [--bind ADDR] [--ssid N] [--concurrency N] [--retry-ms N]\n"
-                    "       [--queue-idle-ms N]\n");
+                    "       [--queue-idle-ms N] [--ddf FILE|DIR]... [--set /O/I/R=VALUE]...\n");
 }
 
 int main(int argc, char **argv) {
@@ -180,7 +202,10 @@ int main(int argc, char **argv) {
         {"server", 1, 0, 's'},   {"count", 1, 0, 'n'},       {"name", 1, 0, 'p'},
         {"lifetime", 1, 0, 'l'}, {"binding", 1, 0, 'b'},     {"version", 1, 0, 'v'},
         {"bind", 1, 0, 'a'},     {"ssid", 1, 0, 'i'},        {"concurrency", 1, 0, 'c'},
-        {"retry-ms", 1, 0, 'r'}, {"queue-idle-ms", 1, 0, 'q'}, {0, 0, 0, 0}};
+        {"retry-ms", 1, 0, 'r'}, {"queue-idle-ms", 1, 0, 'q'}, {"ddf", 1, 0, 'd'},
+        {"set", 1, 0, 'S'},      {0, 0, 0, 0}};
+    const char *ddfs[8], *sets[16];
+    size_t nddf = 0, nset = 0;
     for (int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (ch) {
         case 's':
@@ -200,6 +225,14 @@ int main(int argc, char **argv) {
         case 'c': ecfg.reg_concurrency = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'r': ecfg.retry_min_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'q': ecfg.queue_idle_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'd':
+            if (nddf < 8)
+                ddfs[nddf++] = optarg;
+            break;
+        case 'S':
+            if (nset < 16)
+                sets[nset++] = optarg;
+            break;
         default: usage(); return 2;
         }
     }
@@ -218,6 +251,18 @@ int main(int argc, char **argv) {
     c.base = event_base_new();
     if (c.base == NULL || lwm2m_model_new(&c.model) != 0)
         return 1;
+    /* Extra objects from OMA DDF files (a file or a directory of *.xml), before sealing. */
+    for (size_t k = 0; k < nddf; k++) {
+        struct lwm2m_model_error err = {0};
+        struct stat st;
+        int rc = stat(ddfs[k], &st) == 0 && S_ISDIR(st.st_mode)
+                     ? lwm2m_model_load_ddf_dir(c.model, ddfs[k], 0, NULL, &err)
+                     : lwm2m_model_load_ddf_file(c.model, ddfs[k], 0, &err);
+        if (rc != 0) {
+            fprintf(stderr, "lwm2m_client: %s\n", err.msg[0] ? err.msg : lwm2m_strerror(rc));
+            return 2;
+        }
+    }
     lwm2m_model_seal(c.model);
     ecfg.base = c.base;
     ecfg.model = c.model;
@@ -237,6 +282,18 @@ int main(int argc, char **argv) {
         int rc = lwm2m_memstore_new(c.model, &c.stores[i]);
         if (rc == 0) {
             fill_store(c.stores[i], i);
+            /* --set PATH=VALUE: initial values, before the Register lists the instances. */
+            for (size_t k = 0; rc == 0 && k < nset; k++) {
+                const char *eq = strchr(sets[k], '=');
+                rc = eq == NULL ? LWM2M_ERR_INVALID
+                                : store_set_text(c.model, c.stores[i], sets[k],
+                                                 (size_t)(eq - sets[k]), eq + 1);
+                if (rc != 0) {
+                    fprintf(stderr, "lwm2m_client: --set %s: not a value of that resource\n",
+                            sets[k]);
+                    return 2;
+                }
+            }
             rc = lwm2m_endpoint_add(c.eng, &cfg, &lwm2m_memstore_provider, c.stores[i],
                                     &c.eps[i]);
         }
