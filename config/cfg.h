@@ -84,6 +84,10 @@ struct cfg_lwm2m {
     const struct cfg_server *servers;
     size_t nservers;
     const struct cfg_server *bootstrap; /* NULL when there is none */
+    /* OMA DDF XML files or directories of *.xml files with objects beyond the built-in ones,
+     * resolved against the config's directory and readable at load (not parsed here). */
+    const char *const *models;
+    size_t nmodels;
 };
 
 enum cfg_adapter_type {

@@ -344,6 +344,32 @@ static int binding_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst) 
     return 0;
 }
 
+/* `models:` one path or a sequence of paths (DDF files, or directories of them). */
+static int models_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst) {
+    struct cfg_lwm2m *l = dst;
+    if (n == NULL)
+        return 0;
+    size_t count = n->kind == CFG_N_SEQ ? n->n : 1;
+    const char **paths = cfg_arena_alloc(ctx->arena, (count + 1) * sizeof(*paths));
+    if (paths == NULL) {
+        ctx->oom = true;
+        return -ENOMEM;
+    }
+    struct cfg_directive pathd = {.name = "models", .type = CFG_D_PATH};
+    for (size_t i = 0; i < count; i++) {
+        const struct cfg_node *item = n->kind == CFG_N_SEQ ? n->kids[i] : n;
+        size_t saved = n->kind == CFG_N_SEQ ? cfg_path_push_index(ctx, i) : 0;
+        int rc = cfg_convert(ctx, item, NULL, &pathd, &paths[i]);
+        if (n->kind == CFG_N_SEQ)
+            cfg_path_pop(ctx, saved);
+        if (rc != 0)
+            return rc;
+    }
+    l->models = paths;
+    l->nmodels = count;
+    return 0;
+}
+
 static const struct cfg_directive lwm2m_dirs[] = {
     D(struct cfg_lwm2m, "mode", mode, CFG_D_ENUM, .def = "endpoint-per-device", ENUM_OF(modes)),
     D(struct cfg_lwm2m, "endpoint_name", endpoint_name, CFG_D_TEMPLATE,
@@ -357,6 +383,7 @@ static const struct cfg_directive lwm2m_dirs[] = {
     D(struct cfg_lwm2m, "version", version, CFG_D_ENUM, .def = "1.2", ENUM_OF(versions)),
     {.name = "servers", .type = CFG_D_CUSTOM, .fn = servers_fn},
     {.name = "bootstrap", .type = CFG_D_CUSTOM, .fn = bootstrap_fn},
+    {.name = "models", .type = CFG_D_CUSTOM, .fn = models_fn},
 };
 
 static int lwm2m_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst) {

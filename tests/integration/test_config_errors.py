@@ -52,6 +52,14 @@ BAD = [
      [
          "typo.yaml:4:3: lwm2m.lifetme: unknown key (did you mean 'lifetime'?)",
      ]),
+    ('missing-model',
+     'lwm2m:\n'
+     '  servers: [{uri: coap://h}]\n'
+     '  models: [nothere.xml]\n',
+     [
+         "missing-model.yaml:3:12: lwm2m.models[0]: cannot read 'nothere.xml': "
+         "No such file or directory",
+     ]),
     ('no-servers',
      'lwm2m:\n'
      '  lifetime: 60\n',
