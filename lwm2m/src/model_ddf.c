@@ -430,7 +430,8 @@ static void end_object_field(struct ddf *p, const char *v) {
             fail(p, LWM2M_ERR_FORMAT, at,
                  "<ObjectVersion> must be MAJOR.MINOR (e.g. 1.1), got '%s'", show(v, b));
         else
-            snprintf(o->version, sizeof(o->version), "%s", v);
+            /* valid_version() bounds the text; the precision tells the compiler so too. */
+            snprintf(o->version, sizeof(o->version), "%.*s", (int)sizeof(o->version) - 1, v);
         break;
     case OF_MULTI:
         if (!parse_choice(v, "Single", "Multiple", &o->multiple))
