@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Store-and-forward queue of one (endpoint, server): values due for Notify or Send while the
+ * server is unreachable or the endpoint sleeps, kept in order, bounded in entries and bytes
+ * (oldest dropped first, counted) and persisted in state_dir. Internal to the engine. */
+#ifndef LWM2M_SF_STORE_H
+#define LWM2M_SF_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lwm2m/clock.h"
+#include "lwm2m/format.h"
+
+/* Durability contract (read this before calling):
+ * - push/pop change memory only and mark the store dirty. lwm2m_sf_sync() writes the whole
+ *   queue to a temp file in the same directory, fsyncs it, renames it over the store's file and
+ *   fsyncs the directory. The engine calls it once per loop pass (or on a timer) for dirty
+ *   stores, so a crash loses at most what was pushed since the last successful sync.
+ * - On disk there is always either the previous complete file or the new one, never a mix.
+ *   A failed sync leaves the old file and the memory queue untouched and the store dirty.
+ * - A pop not yet synced comes back after a crash: delivery is at-least-once; the records'
+ *   timestamps let a server recognise a repeat.
+ * - Loading verifies every entry (own length and CRC32); damaged entries are skipped one by one,
+ *   the file is renamed aside to *.corrupt (never deleted) and what survived is rewritten.
+ *
+ * Typical use by the engine: a value due while the server is unreachable (or the endpoint
+ * sleeps) -> lwm2m_sf_push(); once per loop pass, lwm2m_sf_sync() on stores that are
+ * lwm2m_sf_dirty(); after reconnection, in a loop: lwm2m_sf_peek(), encode e->recs as SenML
+ * with their times (the payload copies the bytes), send, and on success lwm2m_sf_pop(s, e->id). */
+
+#define LWM2M_SF_DEFAULT_MAX_ENTRIES 1000u
+#define LWM2M_SF_DEFAULT_MAX_BYTES   (256u * 1024u)
+#define LWM2M_SF_TOKEN_MAX           8u
+
+enum lwm2m_sf_kind {
+    LWM2M_SF_NOTIFY = 1, /* a notification of the observation named by the entry's token */
+    LWM2M_SF_SEND = 2,   /* a Send (LwM2M 1.1+), no token */
+};
+
+/* Bounds of one store; 0 in a field means its default. bytes counts the entries' encoded size
+ * (what the file holds); the memory used is about twice that (decoded records plus copies). */
+struct lwm2m_sf_limits {
+    uint32_t max_entries;
+    uint32_t max_bytes;
+};
+
+/* File operations, replaceable so tests can inject failures; NULL in lwm2m_sf_cfg means the
+ * POSIX calls. Each returns like the POSIX call it replaces (-1 and errno on failure); ctx is
+ * passed back unchanged. */
+struct lwm2m_sf_io {
+    ssize_t (*write)(void *ctx, int fd, const void *buf, size_t len);
+    int (*fsync)(void *ctx, int fd);
+    int (*rename)(void *ctx, const char *from, const char *to);
+    void *ctx;
+};
+
+struct lwm2m_sf_cfg {
+    const char *dir;  /* state_dir (must exist); NULL keeps the queue in memory only */
+    const char *name; /* endpoint name, copied; names the file (sanitized) */
+    uint16_t ssid;    /* the server's Short Server ID; part of the file name */
+    struct lwm2m_sf_limits limits;
+    const struct coap_clock *clock; /* borrowed; NULL = system. Stamps records without time */
+    const struct lwm2m_sf_io *io;   /* borrowed; NULL = POSIX */
+};
+
+/* One delivery unit as the store hands it out. recs (and their string/opaque bytes) are owned
+ * by the store and borrowed until the next push, pop or close on that store. */
+struct lwm2m_sf_entry {
+    uint64_t id;  /* unique within the store for this process's lifetime; give it to pop */
+    uint8_t kind; /* enum lwm2m_sf_kind */
+    uint8_t token_len;
+    uint8_t token[LWM2M_SF_TOKEN_MAX];
+    size_t nrecs;
+    const struct lwm2m_record *recs; /* every one with has_time */
+};
+
+struct lwm2m_sf_store;
+
+/* Opens the store of (cfg->name, cfg->ssid) and loads its file if there is one. Returns 0 and
+ * *out (the caller closes it) or a negative error with *out NULL: LWM2M_ERR_INVALID (cfg),
+ * LWM2M_ERR_IO (dir missing, file unreadable), LWM2M_ERR_NOMEM. A damaged file is not an error:
+ * the store opens with what survived and err (when given) says "<file>: offset N: what; ...";
+ * err is "" after a clean load. One open store per file: two would overwrite each other. */
+int lwm2m_sf_open(const struct lwm2m_sf_cfg *cfg, struct lwm2m_sf_store **out, char *err,
+                  size_t errcap);
+
+/* Syncs (see lwm2m_sf_sync), frees the store and everything it handed out. Returns the sync's
+ * result; the store is freed either way. NULL is ignored. */
+int lwm2m_sf_close(struct lwm2m_sf_store *s, char *err, size_t errcap);
+
+/* Appends one delivery unit: n >= 1 records, copied with their bytes (recs is borrowed for the
+ * call only); records without has_time get the clock's current time. Older entries are dropped
+ * (and counted) until the new one fits. Returns 0, LWM2M_ERR_INVALID (n == 0, bad kind, token
+ * longer than 8, a path deeper than 4, an unknown value type), LWM2M_ERR_NOSPACE (the entry
+ * alone exceeds max_bytes: it is counted as dropped and nothing else is touched) or
+ * LWM2M_ERR_NOMEM (nothing changed). */
+int lwm2m_sf_push(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8_t *token,
+                  size_t token_len, const struct lwm2m_record *recs, size_t n);
+
+/* The oldest entry, borrowed (see struct lwm2m_sf_entry). Returns 0 or LWM2M_ERR_NOTFOUND when
+ * the queue is empty. */
+int lwm2m_sf_peek(const struct lwm2m_sf_store *s, const struct lwm2m_sf_entry **out);
+
+/* Removes the oldest entry once it is delivered, if its id is still id: a push during delivery
+ * may have dropped it, and then the new head must stay. Returns 0 or LWM2M_ERR_NOTFOUND. */
+int lwm2m_sf_pop(struct lwm2m_sf_store *s, uint64_t id);
+
+/* Writes the queue if it changed since the last successful sync (atomically, see above); an
+ * empty queue removes the file. No-op for a memory-only store. Returns 0 or LWM2M_ERR_IO /
+ * LWM2M_ERR_NOMEM with err (when given) naming the file, the step and errno's text. */
+int lwm2m_sf_sync(struct lwm2m_sf_store *s, char *err, size_t errcap);
+
+size_t lwm2m_sf_count(const struct lwm2m_sf_store *s);
+size_t lwm2m_sf_bytes(const struct lwm2m_sf_store *s);     /* encoded size of the entries */
+uint64_t lwm2m_sf_dropped(const struct lwm2m_sf_store *s); /* entries lost to the limits */
+uint64_t lwm2m_sf_damaged(const struct lwm2m_sf_store *s); /* damaged regions skipped at load */
+bool lwm2m_sf_dirty(const struct lwm2m_sf_store *s);       /* changes not yet synced */
+
+/* Deletes the store file of (name, ssid) for an endpoint removed for good (also a leftover temp
+ * file), and fsyncs the directory. Returns 0 (also when there was no file) or LWM2M_ERR_IO. */
+int lwm2m_sf_remove(const char *dir, const char *name, uint16_t ssid);
+
+/* Writes the file name (no directory) used for (name, ssid) into out: the name with every byte
+ * outside [A-Za-z0-9_-] as %XX (long names cut, plus a hash), then ".<ssid>.sfq". Returns the
+ * length or LWM2M_ERR_NOSPACE. 256 bytes always suffice. */
+int lwm2m_sf_file_name(const char *name, uint16_t ssid, char *out, size_t cap);
+
+/* ---- codec entry points (the loader without files: fuzzing, tests) ----------------------- */
+
+/* Appends the entries of a file image to s (then applies the limits). Damage is skipped as at
+ * open; err gets the same text. Returns 0 when clean, LWM2M_ERR_FORMAT when something was
+ * skipped (s then holds what survived), LWM2M_ERR_NOMEM. */
+int lwm2m_sf_load_mem(struct lwm2m_sf_store *s, const uint8_t *buf, size_t len, char *err,
+                      size_t errcap);
+/* Encodes s as a file image into a malloc'd buffer the caller frees. 0 or LWM2M_ERR_NOMEM. */
+int lwm2m_sf_encode(const struct lwm2m_sf_store *s, uint8_t **out, size_t *len);
+
+#endif /* LWM2M_SF_STORE_H */
