@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal interfaces of the MQTT adapter: the broker client on the libevent loop (mq_client.c)
+ * and what it reports to the adapter (mq_adapter.c). Not for the bridge: it includes mq.h only. */
+#ifndef GW_MQ_INTERNAL_H
+#define GW_MQ_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mq.h"
+
+struct event_base;
+struct mq_client;
+
+/* What the client reports, always on the loop thread and never from inside a client call made
+ * by the adapter (mq_client_publish reports a synchronous completion through its out-params). */
+struct mq_client_events {
+    void (*connected)(void *ctx, bool session_present);
+    /* The connection is gone (or a connect attempt failed); the client backs off and retries.
+     * detail is a short reason, borrowed for the call. */
+    void (*disconnected)(void *ctx, const char *detail);
+    /* One PUBLISH. topic and payload are borrowed for the call. */
+    void (*message)(void *ctx, const char *topic, const uint8_t *payload, size_t len, bool retain);
+    /* A command publish finished: QoS 0 written, QoS 1 PUBACK, QoS 2 PUBCOMP. reason is the
+     * MQTT 5 reason code (0 for MQTT 3.1.1); >= 0x80 means the broker refused it. */
+    void (*published)(void *ctx, int mid, int reason);
+    void *ctx;
+};
+
+/* Creates a client for conn (copied; secrets resolved now). Returns 0, -EINVAL (bad config or an
+ * unreadable secret), -ENOMEM, or -EIO (libmosquitto refused an option, e.g. a TLS file). */
+int mq_client_new(struct event_base *base, const struct mq_conn_cfg *conn,
+                  const struct mq_client_events *ev, struct mq_client **out);
+/* Adds a subscription made on every (re)connect. Before start only. */
+int mq_client_subscribe(struct mq_client *c, const char *filter, uint8_t qos);
+/* Starts connecting (and keeps reconnecting with back-off until stop). */
+int mq_client_start(struct mq_client *c);
+/* Sends DISCONNECT when connected and stops all I/O and timers. */
+void mq_client_stop(struct mq_client *c);
+void mq_client_free(struct mq_client *c);
+bool mq_client_is_connected(const struct mq_client *c);
+/* Publishes a command. Returns 0 with *mid set, -ENOTCONN (not connected: QoS 0 cannot be queued),
+ * -EINVAL or -EIO. When the publish completed inside this call (QoS 0 written at once), *done is
+ * true and *reason holds its reason code; the events.published callback is not called for it. */
+int mq_client_publish(struct mq_client *c, const char *topic, const uint8_t *payload, size_t len,
+                      uint8_t qos, bool retain, int *mid, bool *done, int *reason);
+/* Milliseconds of CLOCK_MONOTONIC (timeouts) and of CLOCK_REALTIME (value timestamps). */
+uint64_t mq_now_mono_ms(void);
+uint64_t mq_now_wall_ms(void);
+
+/* ---- hash multimap (mq_map.c) -----------------------------------------------------------------
+ */
+
+struct mq_entry;
+struct mq_map {
+    struct mq_entry **b;
+    size_t nb;
+    size_t n;
+};
+/* klen 0 means key is compared as a pointer. Keys are borrowed; duplicates are allowed. */
+int mq_map_put(struct mq_map *m, const void *key, size_t klen, void *val);
+void *mq_map_get(const struct mq_map *m, const void *key, size_t klen);
+/* Iterates the values under key: start with *it = NULL; returns NULL at the end. */
+void *mq_map_next(const struct mq_map *m, const void *key, size_t klen, struct mq_entry **it);
+void mq_map_del(struct mq_map *m, const void *key, size_t klen, const void *val);
+/* Some value of the map, or NULL when empty (to drain it). */
+void *mq_map_any(const struct mq_map *m);
+void mq_map_free(struct mq_map *m);
+
+/* ---- the adapter (mq_adapter.c: lifecycle and writes; mq_dispatch.c: messages) ----------------
+ */
+
+/* One point, copied from struct mq_point_cfg (strings owned). */
+struct mq_point {
+    char *name;
+    char *topic; /* template; for configured devices already expanded (may keep wildcards) */
+    enum mq_format format;
+    char *json_pointer;
+    uint8_t type;
+    uint8_t qos;
+    char *cmd_topic; /* template with {device}, or NULL */
+    enum mq_format cmd_format;
+    char *cmd_json_pointer;
+    char *cmd_true;
+    char *cmd_false;
+    uint8_t cmd_qos;
+    bool cmd_retain;
+    void *user; /* configured devices: the bridge's handle */
+};
+
+/* A configured device (one group each) or a discovery rule with its profile. */
+struct mq_group {
+    bool discovery;
+    struct mq_point *points;
+    size_t n_points;
+    char *topic;  /* discovery: template with {device} */
+    char *avail;  /* discovery: availability template or NULL */
+    char *online; /* availability payloads */
+    char *offline;
+    uint32_t max_devices;
+    uint32_t n_devices;
+    uint8_t qos;
+    bool warned_full;
+};
+
+struct mq_dev {
+    char *name;
+    struct mq_group *group;
+    void *scope;
+    void **users;           /* per point of the group; NULL until attached (discovered devices) */
+    struct mq_bind *ubinds; /* discovered devices: values of the users map, per point */
+    bool attached;
+};
+
+/* A configured device's point whose topic has wildcards (exact ones are in topic_map). */
+struct mq_bind {
+    struct mq_dev *dev;
+    size_t idx;
+};
+
+/* A command published and not yet acknowledged, or completed and not yet reported. */
+struct mq_pending {
+    struct mq_pending *next;
+    int mid;
+    void *req;
+    uint64_t deadline_ms;
+    struct adapter_write_result res;
+};
+
+struct mq_adapter {
+    struct adapter base; /* first: adapter_ops hands this out */
+    struct event_base *ev_base;
+    struct adapter_sink sink;
+    struct mq_client *client;
+    char *name;
+    uint32_t write_timeout_ms;
+    struct mq_group *groups;
+    size_t n_groups;
+    struct mq_map devices; /* name -> struct mq_dev */
+    struct mq_map users;   /* point user -> struct mq_bind (owned by the map's user) */
+    struct mq_map topics;  /* exact topic of a configured point -> struct mq_bind */
+    struct mq_bind *wild;  /* configured points with wildcard topics */
+    size_t n_wild;
+    struct mq_bind *binds; /* every configured point (topics/users point into this) */
+    size_t n_binds;
+    struct mq_pending *pending; /* FIFO by deadline (one timeout for all) */
+    struct mq_pending *pending_tail;
+    struct mq_pending *done; /* completions to report on the next loop pass */
+    struct mq_pending *done_tail;
+    struct event *done_ev;
+    struct event *timeout_ev;
+    struct mq_buf scratch; /* decoded opaque values */
+    struct mq_buf cmd;     /* encoded command payloads */
+    struct mq_stats stats;
+    bool started;
+    int reported; /* last adapter state told to the sink: -1 none, else enum adapter_state */
+    uint64_t log_next_ms; /* rate limit of malformed-payload logs */
+    uint64_t log_suppressed;
+};
+
+/* Message entry point of the adapter (struct mq_client_events.message). */
+void mq_dispatch_message(void *ctx, const char *topic, const uint8_t *payload, size_t len,
+                         bool retain);
+/* Frees a device and forgets its point users (discovered devices marked gone, destroy). */
+void mq_dev_free(struct mq_adapter *a, struct mq_dev *d);
+
+#endif /* GW_MQ_INTERNAL_H */
