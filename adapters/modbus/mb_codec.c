@@ -142,6 +142,8 @@ int mb_decode_regs(const struct mb_point_cfg *p, const uint16_t *regs, size_t n,
         out->v.b = p->type == MB_TYPE_BOOL ? regs[0] != 0 : ((regs[0] >> p->param) & 1u) != 0;
         return 0;
     }
+    if (w > sizeof(b) / 2)
+        return -EINVAL; /* numeric types span at most 4 registers (and the compiler sees it) */
     mb_to_logical(p->order, true, regs, w, b);
     for (unsigned k = 0; k < 2 * w; k++)
         raw = raw << 8 | b[k];
@@ -279,6 +281,8 @@ static int mb_encode_float(const struct mb_point_cfg *p, double x, uint16_t *reg
     }
     for (unsigned k = 0; k < 2 * w; k++)
         b[k] = (uint8_t)(raw >> (8 * (2 * w - 1 - k)));
+    if (w > sizeof(b) / 2)
+        return -EINVAL;
     mb_from_logical(p->order, true, b, w, regs);
     return (int)w;
 }
@@ -313,6 +317,8 @@ int mb_encode_regs(const struct mb_point_cfg *p, const struct adapter_value *v, 
         return rc;
     for (unsigned k = 0; k < 2 * w; k++)
         b[k] = (uint8_t)(raw >> (8 * (2 * w - 1 - k)));
+    if (w > sizeof(b) / 2)
+        return -EINVAL;
     mb_from_logical(p->order, true, b, w, regs);
     return (int)w;
 }
