@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dm_internal.h"
+#include "observe_internal.h" /* observe.c hook in dispatch_get() and FETCH */
 
 /* ---- The one error map ---------------------------------------------------------------------- */
 
@@ -226,14 +227,21 @@ static int parse_request(struct lwm2m_dm_req *r, const struct coap_msg *m) {
     return rc < -1 ? LWM2M_ERR_FORMAT : 0;
 }
 
+/* The request's Observe option: 0 register, 1 deregister; -1 when absent or malformed. */
+static long observe_opt(const struct coap_msg *m) {
+    uint32_t v = 0;
+    return coap_msg_opt_uint(m, COAP_OPT_OBSERVE, &v) == 0 ? (long)v : -1;
+}
+
 static int dispatch_get(struct lwm2m_dm_req *r) {
-    /* An Observe option (0 register, 1 deregister) is not acted on here: the answer is a plain
-     * Read without Observe, which RFC 7641 §4.1 lets a server read as "not observed".
-     * Observations themselves belong to observe.c (M3), which will hook in before this. */
     if (r->has_accept && r->accept == LWM2M_CT_LINK) {
         r->op = LWM2M_DM_OP_DISCOVER;
         return lwm2m_dm_discover(r);
     }
+    /* ---- observe.c hook: Observe 0/1 on a Read go to observe.c ---- */
+    long obs = observe_opt(r->in->req);
+    if (obs >= 0)
+        return lwm2m_obs_request(r, (uint32_t)obs);
     r->op = LWM2M_DM_OP_READ;
     return lwm2m_dm_read(r);
 }
@@ -287,6 +295,9 @@ static int dispatch(struct lwm2m_dm_req *r, uint8_t code) {
         r->op = LWM2M_DM_OP_DELETE;
         return lwm2m_dm_delete(r);
     case COAP_FETCH:
+        /* observe.c hook: Observe-Composite and its cancel */
+        if (observe_opt(r->in->req) >= 0)
+            return lwm2m_obs_request(r, (uint32_t)observe_opt(r->in->req)); /* FETCH hook */
         r->op = LWM2M_DM_OP_READ_COMPOSITE;
         return lwm2m_dm_read_composite(r);
     case COAP_IPATCH:

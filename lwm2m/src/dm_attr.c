@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dm_internal.h"
+#include "observe_internal.h"
 
 /* ---- The store ------------------------------------------------------------------------------ */
 
@@ -316,5 +317,7 @@ int lwm2m_dm_write_attributes(struct lwm2m_dm_req *r) {
         rc = attr_check(r, &a);
     if (rc == 0)
         rc = attr_put(r->ep, r->srv->ssid, &r->path, &a);
+    if (rc == 0)
+        lwm2m_obs_kick(r->ep); /* new periods apply to running observations now, not later */
     return lwm2m_dm_reply_err(r, rc);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dm_internal.h"
+#include "lwm2m/report.h"
 
 /* ---- Decoding a payload into checked records ------------------------------------------------ */
 
@@ -125,6 +126,11 @@ static int provider_write(struct lwm2m_dm_req *r, struct lwm2m_done *d, const st
         lwm2m_dm_done_owed(d);
     else
         lwm2m_dm_done_fail(d, rc);
+    /* Observers (of this or another server) hear of a value changed by a Write like of any
+     * other change. A provider that completes later reports the change itself when its value
+     * really changes (the bridge does, from its point cache). */
+    if (rc == 0)
+        lwm2m_endpoint_changed(r->ep, p);
     return rc == LWM2M_ERR_AGAIN ? 0 : rc;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "observe_internal.h" /* lwm2m_obs_free() in lwm2m_endpoint_free() */
 #include "lwm2m/format.h"
 
 const char *lwm2m_event_name(int type) {
@@ -373,6 +374,7 @@ void lwm2m_endpoint_free(struct lwm2m_endpoint *ep) {
     }
     if (ep->all_registered)
         e->nregistered--;
+    lwm2m_obs_free(ep); /* observe.c: before the CoAP endpoint its exchanges live in */
     if (ep->coap != NULL)
         coap_endpoint_free(ep->coap);
     coap_transport_close(ep->tp);

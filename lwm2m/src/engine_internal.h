@@ -9,6 +9,7 @@
 #include "lwm2m/coap_endpoint.h"
 #include "lwm2m/engine.h"
 #include "lwm2m/error.h"
+#include "lwm2m/report.h" /* observe.c: struct lwm2m_report_stats */
 
 /* Registration states of one (endpoint, server) pair. */
 enum lwm2m_reg_state {
@@ -72,6 +73,8 @@ struct lwm2m_endpoint {
     bool in_remove;      /* inside lwm2m_endpoint_remove(): it frees, not reg_changed */
     struct lwm2m_attr_entry *attrs; /* per-server notification attributes (dm.c owns) */
     size_t nattrs;
+    /* ---- observe.c block ---- */
+    struct lwm2m_obs_ep *obs; /* observations and Send state, made on first use (observe.c) */
 };
 
 struct lwm2m_engine {
@@ -87,6 +90,8 @@ struct lwm2m_engine {
     struct lwm2m_endpoint *head;
     size_t nendpoints;
     size_t nregistered; /* endpoints registered with all their servers */
+    /* ---- observe.c block ---- */
+    struct lwm2m_report_stats report_stats; /* Information Reporting counters (observe.c) */
 };
 
 /* Emits an event to the owner. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "observe_internal.h" /* lwm2m_obs_reg_event() hooks, marked "observe.c hook" */
 #include "lwm2m/format.h"
 
 #define REG_LINKS_MAX 4096 /* Register payload; sent in one datagram (no client Block1 yet) */
@@ -157,6 +158,7 @@ static void reg_registered(struct lwm2m_server *s, const struct coap_msg *resp) 
     s->activity_ms = s->registered_ms;
     s->rx_off = false;
     reg_arm_next(s);
+    lwm2m_obs_reg_event(s, LWM2M_OBS_REG_NEW); /* observe.c hook: a new registration */
 }
 
 static void reg_on_register(void *ctx, int err, const struct coap_msg *resp,
@@ -213,6 +215,7 @@ static void reg_on_update(void *ctx, int err, const struct coap_msg *resp,
             reg_send_update(s);
         else
             reg_arm_next(s);
+        lwm2m_obs_reg_event(s, LWM2M_OBS_REG_UPDATED); /* observe.c hook: deliver what waited */
         return;
     }
     /* Any failure of Update means the registration may be gone: register again (§6.2.2). */
@@ -319,6 +322,7 @@ static void reg_cancel_exchange(struct lwm2m_server *s) {
 }
 
 void lwm2m_reg_deregister(struct lwm2m_server *s) {
+    lwm2m_obs_reg_event(s, LWM2M_OBS_REG_ENDED); /* observe.c hook */
     reg_disarm(s);
     bool was_registered = lwm2m_reg_is_registered(s);
     reg_cancel_exchange(s);
@@ -332,6 +336,7 @@ void lwm2m_reg_deregister(struct lwm2m_server *s) {
 
 void lwm2m_reg_disable(struct lwm2m_server *s, uint32_t seconds) {
     bool was_registered = lwm2m_reg_is_registered(s);
+    lwm2m_obs_reg_event(s, LWM2M_OBS_REG_ENDED); /* observe.c hook */
     reg_disarm(s);
     reg_cancel_exchange(s);
     s->disable_timeout = seconds;

@@ -201,6 +201,9 @@ static json_t *notify_event(const struct ts_pending *p, const coap_pdu_t *pdu) {
     set_token(ev, p);
     json_object_set_new(ev, "ep", p->ep ? json_string(p->ep) : json_null());
     json_object_set_new(ev, "path", json_string(p->path));
+    /* observe tests (M3): CON or NON, as the notification came */
+    json_object_set_new(ev, "type",
+                        json_string(coap_pdu_get_type(pdu) == COAP_MESSAGE_CON ? "CON" : "NON"));
     return response_json(ev, pdu);
 }
 

@@ -2,7 +2,8 @@
 /* A test and demo client on the engine: N endpoints, each with its own socket and an in-memory
  * store (Device, Temperature, two Light Controls), registering with one server. Prints one line
  * per registration event and reads commands on stdin ("update", "add-instance O I", "remove",
- * "set PATH VALUE", "quit"), so integration tests can drive it. */
+ * "set PATH VALUE" (marks the path changed: observations notify), "set-quiet PATH VALUE" (does
+ * not), "send PATH...", "stats", "quit"), so integration tests can drive it. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "lwm2m/error.h"
 #include "lwm2m/format.h"
 #include "lwm2m/memstore.h"
+#include "lwm2m/report.h"
 
 struct client {
     struct event_base *base;
@@ -139,6 +141,41 @@ static void quit(struct client *c) {
     event_base_loopexit(c->base, &tv);
 }
 
+/* ---- Information reporting commands (observe.c / send.c) ---- */
+
+static void mark_changed(struct client *c, const char *path) {
+    struct lwm2m_path p;
+    if (lwm2m_path_parse(path, strlen(path), &p) == 0)
+        for (size_t k = 0; k < c->n; k++)
+            lwm2m_endpoint_changed(c->eps[k], &p);
+}
+
+/* "send /3303/0/5700 /3/0/13": one Send per endpoint. */
+static void send_paths(struct client *c, char *list) {
+    struct lwm2m_path paths[16];
+    size_t n = 0;
+    for (char *t = strtok(list, " "); t != NULL && n < 16; t = strtok(NULL, " "))
+        if (lwm2m_path_parse(t, strlen(t), &paths[n]) == 0)
+            n++;
+    for (size_t k = 0; k < c->n; k++) {
+        int rc = lwm2m_endpoint_send(c->eps[k], paths, n);
+        printf("send ep=%s rc=%s\n", lwm2m_endpoint_name(c->eps[k]), lwm2m_strerror(rc));
+    }
+}
+
+static void print_stats(struct client *c) {
+    const struct lwm2m_report_stats *s = lwm2m_engine_report_stats(c->eng);
+    printf("stats observations=%llu notifications=%llu con=%llu non=%llu dropped=%llu "
+           "sends=%llu muted=%llu send_failed=%llu ended=%llu kept=%llu delivered=%llu "
+           "kept_dropped=%llu\n",
+           (unsigned long long)s->observations, (unsigned long long)s->notifications,
+           (unsigned long long)s->notify_con, (unsigned long long)s->notify_non,
+           (unsigned long long)s->notify_dropped, (unsigned long long)s->sends,
+           (unsigned long long)s->send_muted, (unsigned long long)s->send_failed,
+           (unsigned long long)s->observe_ended, (unsigned long long)s->kept,
+           (unsigned long long)s->kept_delivered, (unsigned long long)s->kept_dropped);
+}
+
 static void command(struct client *c, char *line) {
     char path[64], val[256];
     unsigned o, i;
@@ -152,9 +189,20 @@ static void command(struct client *c, char *line) {
             lwm2m_memstore_add_instance(c->stores[k], (uint16_t)o, (uint16_t)i);
             lwm2m_endpoint_objects_changed(c->eps[k]);
         }
+    } else if (strncmp(line, "set-quiet ", 10) == 0 &&
+               sscanf(line, "set-quiet %63s %255s", path, val) == 2) {
+        /* a change the engine is not told of (epmax must find it by itself) */
+        if (set_text(c, path, val) != 0)
+            printf("error cannot set %s to '%s'\n", path, val);
     } else if (sscanf(line, "set %63s %255s", path, val) == 2) {
         if (set_text(c, path, val) != 0)
             printf("error cannot set %s to '%s'\n", path, val);
+        else
+            mark_changed(c, path); /* observe: several sets in one read give one pass */
+    } else if (strncmp(line, "send ", 5) == 0) {
+        send_paths(c, line + 5);
+    } else if (strcmp(line, "stats") == 0) {
+        print_stats(c);
     } else {
         printf("error unknown command: %s\n", line);
     }
@@ -187,7 +235,8 @@ static void usage(void) {
     fprintf(stderr, "usage: lwm2m_client --server coap://HOST:PORT [--server URI]... [--count N]\n"
                     "       [--name PREFIX] [--lifetime S] [--binding U|UQ] [--version 0|1|2]\n"
                     "       [--bind ADDR] [--ssid N] [--concurrency N] [--retry-ms N]\n"
-                    "       [--queue-idle-ms N] [--ddf FILE|DIR]... [--set /O/I/R=VALUE]...\n");
+                    "       [--queue-idle-ms N] [--ddf FILE|DIR]... [--set /O/I/R=VALUE]...\n"
+                    "       [--notify-con] [--send-json] [--store DIR]\n");
 }
 
 int main(int argc, char **argv) {
@@ -203,7 +252,9 @@ int main(int argc, char **argv) {
         {"lifetime", 1, 0, 'l'}, {"binding", 1, 0, 'b'},     {"version", 1, 0, 'v'},
         {"bind", 1, 0, 'a'},     {"ssid", 1, 0, 'i'},        {"concurrency", 1, 0, 'c'},
         {"retry-ms", 1, 0, 'r'}, {"queue-idle-ms", 1, 0, 'q'}, {"ddf", 1, 0, 'd'},
-        {"set", 1, 0, 'S'},      {0, 0, 0, 0}};
+        {"set", 1, 0, 'S'},      {"notify-con", 0, 0, 'C'},  {"send-json", 0, 0, 'J'},
+        {"store", 1, 0, 'K'},    {0, 0, 0, 0}};
+    struct lwm2m_report_cfg rcfg = {0}; /* --notify-con, --send-json, --store (observe.c) */
     const char *ddfs[8], *sets[16];
     size_t nddf = 0, nset = 0;
     for (int ch; (ch = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
@@ -232,6 +283,12 @@ int main(int argc, char **argv) {
         case 'S':
             if (nset < 16)
                 sets[nset++] = optarg;
+            break;
+        case 'C': rcfg.notify_con = true; break;
+        case 'J': rcfg.send_ct = LWM2M_CT_SENML_JSON; break;
+        case 'K': /* store-and-forward: Notification Storing on, queues in this directory */
+            rcfg.state_dir = optarg;
+            srv.notification_storing = true;
             break;
         default: usage(); return 2;
         }
@@ -297,6 +354,8 @@ int main(int argc, char **argv) {
             rc = lwm2m_endpoint_add(c.eng, &cfg, &lwm2m_memstore_provider, c.stores[i],
                                     &c.eps[i]);
         }
+        if (rc == 0 && (rcfg.notify_con || rcfg.send_ct != 0 || rcfg.state_dir != NULL))
+            rc = lwm2m_endpoint_set_report(c.eps[i], &rcfg);
         if (rc != 0) {
             fprintf(stderr, "lwm2m_client: endpoint %s: %s\n", name, lwm2m_strerror(rc));
             return 1;
@@ -312,6 +371,7 @@ int main(int argc, char **argv) {
     event_add(sint, NULL);
     event_base_dispatch(c.base);
     size_t left = lwm2m_engine_endpoints(c.eng, NULL);
+    print_stats(&c); /* observe/send counters at exit (deregistration ends observations) */
     printf("exit endpoints-left=%zu\n", left);
     event_free(in);
     event_free(sig);

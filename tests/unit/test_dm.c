@@ -176,11 +176,13 @@ static void test_read_large(void **state) {
 }
 
 /* Observe is not established yet (observe.c, M3): the answer is a plain Read, no Observe. */
-static void test_read_observe_plain(void **state) {
+/* GET with Observe=0 is routed to observe.c: the answer is the current value carrying the
+ * Observe option (the rest of the observation's life is tested in test_observe.c). */
+static void test_read_observe_routed(void **state) {
     struct dmfx *f = *state;
     struct rq q = {.code = COAP_GET, .path = "3303/0/5700", .has_observe = true, .observe = 0};
     assert_int_equal(dmfx_do(f, &q)->code, COAP_205_CONTENT);
-    assert_null(coap_msg_opt(&f->resp, COAP_OPT_OBSERVE));
+    assert_non_null(coap_msg_opt(&f->resp, COAP_OPT_OBSERVE));
     assert_string_equal(dm_text(f), "21.5");
 }
 
@@ -314,7 +316,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_read_stale, setup11, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_peer, setup11, teardown),
         cmocka_unit_test_setup_teardown(test_read_large, setup11, teardown),
-        cmocka_unit_test_setup_teardown(test_read_observe_plain, setup11, teardown),
+        cmocka_unit_test_setup_teardown(test_read_observe_routed, setup11, teardown),
         cmocka_unit_test_setup_teardown(test_read_server_object, setup11, teardown),
         cmocka_unit_test_setup_teardown(test_read_composite, setup11, teardown),
         cmocka_unit_test_setup_teardown(test_read_composite_errors, setup11, teardown),

@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Observations and Send through the real dispatch (dm.c), observe.c and send.c on the DM test
+ * fixture: a mock transport that captures datagrams and a mock clock. The deferred pass runs
+ * through the fixture's event base (EVLOOP_NONBLOCK) or by hand after moving the clock. */
+#include "dm_test_fixture.h"
+#include "observe_internal.h"
+
+static const uint8_t TOKEN[2] = {0xD0, 1}; /* dmfx_do's token of the first request */
+
+static struct dmfx *setup_fx(void) {
+    struct dmfx *f = dmfx_new(2);
+    f->srv->default_pmin = 0; /* each test sets what it needs */
+    f->srv->default_pmax = 0;
+    return f;
+}
+
+/* One loop pass: the deferred event runs if anything was marked. */
+static void loop_pass(struct dmfx *f) {
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+}
+
+static struct coap_msg *observe(struct dmfx *f, const char *path, uint32_t obs) {
+    struct rq q = {.code = COAP_GET, .path = path, .has_observe = true, .observe = obs};
+    struct coap_msg *r = dmfx_do(f, &q);
+    assert_non_null(r);
+    return r;
+}
+
+static void set_temp(struct dmfx *f, double v) {
+    struct lwm2m_path p = P3(3303, 0, 5700);
+    tp_set(&f->prov, p, lwm2m_value_float(v));
+    lwm2m_endpoint_changed(f->ep, &p);
+}
+
+/* An empty ACK or RST for the datagram sent last. */
+static void answer_last(struct dmfx *f, uint8_t type) {
+    struct coap_msg *n = dmfx_sent(f, -1), m;
+    uint8_t buf[16];
+    coap_msg_init(&m, type, 0, n->mid);
+    int len = coap_serialize(&m, buf, sizeof(buf));
+    assert_true(len > 0);
+    coap_endpoint_input(f->ep->coap, buf, (size_t)len, &f->peer);
+}
+
+static void test_observe_first_response_and_notify(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    struct coap_msg *r = observe(f, "3303/0/5700", 0);
+    assert_int_equal(r->code, COAP_205_CONTENT);
+    uint32_t seq0 = dmfx_opt(r, COAP_OPT_OBSERVE);
+    assert_int_equal(dmfx_opt(r, COAP_OPT_CONTENT_FORMAT), LWM2M_CT_TEXT);
+    assert_string_equal(dm_text(f), "21.5");
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 1);
+    size_t before = f->tp.n;
+    loop_pass(f); /* the pass after creation: nothing due */
+    assert_int_equal(f->tp.n, before);
+    set_temp(f, 22.5);
+    loop_pass(f);
+    assert_int_equal(f->tp.n, before + 1);
+    struct coap_msg *n = dmfx_sent(f, -1);
+    assert_int_equal(n->type, COAP_TYPE_NON);
+    assert_int_equal(n->token_len, 2);
+    assert_memory_equal(n->token, TOKEN, 2);
+    assert_true(dmfx_opt(n, COAP_OPT_OBSERVE) > seq0);
+    assert_string_equal(dm_text(f), "22.5");
+    assert_int_equal(f->eng->report_stats.notifications, 1);
+    assert_int_equal(f->eng->report_stats.notify_non, 1);
+    dmfx_free(f);
+}
+
+static void test_coalescing(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    observe(f, "3303/0", 0);
+    size_t before = f->tp.n;
+    for (int i = 0; i < 5; i++)
+        set_temp(f, 30 + i);
+    loop_pass(f);
+    assert_int_equal(f->tp.n, before + 1); /* five changes, one pass, one notification */
+    loop_pass(f);
+    assert_int_equal(f->tp.n, before + 1);
+    dmfx_free(f);
+}
+
+static void test_cancel_by_observe_1(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    observe(f, "3303/0/5700", 0);
+    struct coap_msg *r = observe(f, "3303/0/5700", 1);
+    assert_int_equal(r->code, COAP_205_CONTENT);
+    assert_false(coap_msg_opt(r, COAP_OPT_OBSERVE) != NULL);
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
+    size_t before = f->tp.n;
+    set_temp(f, 25);
+    loop_pass(f);
+    assert_int_equal(f->tp.n, before);
+    dmfx_free(f);
+}
+
+static void test_reobserve_replaces(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    observe(f, "3303/0/5700", 0);
+    observe(f, "3303/0/5700", 0); /* new token, same target: replaced, not doubled */
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 1);
+    dmfx_free(f);
+}
+
+static void test_cancel_by_rst(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    observe(f, "3303/0/5700", 0);
+    set_temp(f, 26);
+    loop_pass(f);
+    answer_last(f, COAP_TYPE_RST);
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
+    assert_int_equal(f->eng->report_stats.observe_ended, 1);
+    dmfx_free(f);
+}
+
+static void test_con_attribute_ack_and_failure(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    assert_int_equal(dm_query(f, COAP_PUT, "3303/0/5700", "con=1"), COAP_204_CHANGED);
+    observe(f, "3303/0/5700", 0);
+    set_temp(f, 27);
+    loop_pass(f);
+    assert_int_equal(dmfx_sent(f, -1)->type, COAP_TYPE_CON);
+    answer_last(f, COAP_TYPE_ACK);
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 1);
+    set_temp(f, 28);
+    loop_pass(f);
+    assert_int_equal(dmfx_sent(f, -1)->type, COAP_TYPE_CON);
+    /* never acknowledged: after MAX_RETRANSMIT the observation ends */
+    for (int i = 0; i < 200 && lwm2m_endpoint_observations(f->ep) > 0; i++) {
+        f->now += 1000;
+        coap_endpoint_tick(f->ep->coap);
+    }
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
+    dmfx_free(f);
+}
+
+static void test_non_stream_sends_con_now_and_then(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    struct lwm2m_report_cfg cfg = {.con_every = 3};
+    assert_int_equal(lwm2m_endpoint_set_report(f->ep, &cfg), 0);
+    observe(f, "3303/0/5700", 0);
+    uint8_t types[6];
+    for (int i = 0; i < 6; i++) {
+        set_temp(f, 40 + i);
+        loop_pass(f);
+        types[i] = dmfx_sent(f, -1)->type;
+        if (types[i] == COAP_TYPE_CON)
+            answer_last(f, COAP_TYPE_ACK);
+    }
+    assert_int_equal(types[0], COAP_TYPE_NON);
+    assert_int_equal(types[1], COAP_TYPE_NON);
+    assert_int_equal(types[2], COAP_TYPE_CON);
+    assert_int_equal(types[5], COAP_TYPE_CON);
+    dmfx_free(f);
+}
+
+static void test_pmin_pmax_by_clock(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    assert_int_equal(dm_query(f, COAP_PUT, "3303/0", "pmin=2&pmax=5"), COAP_204_CHANGED);
+    observe(f, "3303/0/5700", 0);
+    size_t before = f->tp.n;
+    f->now += 500;
+    set_temp(f, 29);
+    loop_pass(f);
+    assert_int_equal(f->tp.n, before); /* under pmin */
+    f->now += 1500;
+    lwm2m_obs_run(f->ep); /* the timer at pmin */
+    assert_int_equal(f->tp.n, before + 1);
+    dmfx_sent(f, -1);
+    assert_string_equal(dm_text(f), "29");
+    f->now += 4999;
+    lwm2m_obs_run(f->ep);
+    assert_int_equal(f->tp.n, before + 1);
+    f->now += 1;
+    lwm2m_obs_run(f->ep); /* pmax without a change */
+    assert_int_equal(f->tp.n, before + 2);
+    assert_true(event_pending(f->ep->obs->ev, EV_TIMEOUT, NULL)); /* armed for the next pmax */
+    dmfx_free(f);
+}
+
+static void test_default_pmin_from_server_object(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    f->srv->default_pmin = 3;
+    observe(f, "3303/0/5700", 0);
+    size_t before = f->tp.n;
+    set_temp(f, 31);
+    loop_pass(f);
+    assert_int_equal(f->tp.n, before);
+    f->now += 3000;
+    lwm2m_obs_run(f->ep);
+    assert_int_equal(f->tp.n, before + 1);
+    dmfx_free(f);
+}
+
+static void test_gt_on_resource(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    assert_int_equal(dm_query(f, COAP_PUT, "3303/0/5700", "gt=25"), COAP_204_CHANGED);
+    observe(f, "3303/0/5700", 0);
+    size_t before = f->tp.n;
+    set_temp(f, 24);
+    loop_pass(f);
+    assert_int_equal(f->tp.n, before);
+    set_temp(f, 25.5);
+    loop_pass(f);
+    assert_int_equal(f->tp.n, before + 1);
+    dmfx_free(f);
+}
+
+static void test_registration_ends_observations(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    observe(f, "3303/0/5700", 0);
+    observe(f, "3311/0", 0);
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 2);
+    lwm2m_obs_reg_event(f->srv, LWM2M_OBS_REG_NEW); /* a Register: the server forgot them */
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
+    observe(f, "3303/0/5700", 0);
+    lwm2m_reg_deregister(f->srv);
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
+    dmfx_free(f);
+}
+
+static void test_deleted_target_ends_with_404(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    observe(f, "3311/1", 0);
+    tp_remove(&f->prov, 3311, 1);
+    struct lwm2m_path p = P2(3311, 1);
+    lwm2m_endpoint_changed(f->ep, &p);
+    loop_pass(f);
+    assert_int_equal(dmfx_sent(f, -1)->code, COAP_404_NOT_FOUND);
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
+    dmfx_free(f);
+}
+
+static void test_observe_composite(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    static const char body[] = "[{\"n\":\"/3311/0/5850\"},{\"n\":\"/3303/0/5700\"}]";
+    struct rq q = {.code = COAP_FETCH,
+                   .path = "",
+                   .has_cf = true,
+                   .cf = LWM2M_CT_SENML_JSON,
+                   .has_observe = true,
+                   .payload = body,
+                   .len = sizeof(body) - 1};
+    struct coap_msg *r = dmfx_do(f, &q);
+    assert_non_null(r);
+    assert_int_equal(r->code, COAP_205_CONTENT);
+    assert_non_null(coap_msg_opt(r, COAP_OPT_OBSERVE));
+    struct lwm2m_record recs[8];
+    assert_int_equal(dm_decode(f, LWM2M_CT_SENML_JSON, (struct lwm2m_path){.len = 0}, recs, 8), 2);
+    set_temp(f, 33);
+    struct lwm2m_path other = P3(3303, 0, 5701); /* not in the list */
+    lwm2m_endpoint_changed(f->ep, &other);
+    loop_pass(f);
+    dmfx_sent(f, -1);
+    size_t n = dm_decode(f, LWM2M_CT_SENML_JSON, (struct lwm2m_path){.len = 0}, recs, 8);
+    assert_int_equal(n, 2);
+    assert_true(dm_rec(recs, n, P3(3303, 0, 5700))->value.v.f == 33);
+    q.observe = 1; /* cancel: a plain Read-Composite answer */
+    r = dmfx_do(f, &q);
+    assert_int_equal(r->code, COAP_205_CONTENT);
+    assert_null(coap_msg_opt(r, COAP_OPT_OBSERVE));
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
+    dmfx_free(f);
+}
+
+static void test_send_and_mute(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    struct lwm2m_path p[2] = {P3(3303, 0, 5700), P2(3311, 0)};
+    assert_int_equal(lwm2m_endpoint_send(f->ep, p, 2), 0);
+    struct coap_msg *m = dmfx_sent(f, -1);
+    assert_int_equal(m->type, COAP_TYPE_CON);
+    assert_int_equal(m->code, COAP_POST);
+    assert_int_equal(dmfx_opt(m, COAP_OPT_CONTENT_FORMAT), LWM2M_CT_SENML_CBOR);
+    struct lwm2m_record recs[8];
+    size_t n = dm_decode(f, LWM2M_CT_SENML_CBOR, (struct lwm2m_path){.len = 0}, recs, 8);
+    assert_true(n >= 2);
+    assert_true(dm_rec(recs, n, P3(3303, 0, 5700))->has_time);
+    f->srv->mute_send = true;
+    size_t before = f->tp.n;
+    assert_int_equal(lwm2m_endpoint_send(f->ep, p, 1), LWM2M_ERR_STATE);
+    assert_int_equal(f->tp.n, before);
+    assert_int_equal(f->eng->report_stats.send_muted, 1);
+    f->srv->mute_send = false;
+    f->srv->version = 0; /* LwM2M 1.0 has no Send */
+    assert_int_equal(lwm2m_endpoint_send(f->ep, p, 1), LWM2M_ERR_STATE);
+    dmfx_free(f);
+}
+
+static void test_send_on_change(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    struct lwm2m_path p = P3(3303, 0, 5700);
+    struct lwm2m_report_cfg cfg = {
+        .send_paths = &p, .send_npaths = 1, .send_on_change = true, .send_ct = LWM2M_CT_SENML_JSON};
+    assert_int_equal(lwm2m_endpoint_set_report(f->ep, &cfg), 0);
+    loop_pass(f);
+    size_t before = f->tp.n;
+    set_temp(f, 35);
+    set_temp(f, 36);
+    loop_pass(f);
+    assert_int_equal(f->tp.n, before + 1); /* two changes, one Send */
+    dmfx_sent(f, -1);
+    assert_non_null(strstr(dm_text(f), "36"));
+    dmfx_free(f);
+}
+
+/* Store-and-forward with a memory-only queue: one CON at a time, in order, kept over a
+ * timeout, and delivered as Send once the observation is gone. */
+static void test_store_and_forward(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    f->srv->notification_storing = true;
+    struct lwm2m_report_cfg cfg = {0};
+    assert_int_equal(lwm2m_endpoint_set_report(f->ep, &cfg), 0);
+    struct rq q = {.code = COAP_GET,
+                   .path = "3303/0/5700",
+                   .has_observe = true,
+                   .has_accept = true,
+                   .accept = LWM2M_CT_SENML_JSON};
+    assert_int_equal(dmfx_do(f, &q)->code, COAP_205_CONTENT);
+    loop_pass(f);
+    size_t before = f->tp.n;
+    for (int v = 22; v <= 24; v++) {
+        set_temp(f, v);
+        loop_pass(f);
+    }
+    assert_int_equal(f->tp.n, before + 1); /* one in flight, the rest queued */
+    assert_int_equal(f->eng->report_stats.kept, 3);
+    struct lwm2m_record recs[4];
+    for (int v = 22; v <= 24; v++) {
+        struct coap_msg *m = dmfx_sent(f, -1);
+        assert_int_equal(m->type, COAP_TYPE_CON);
+        assert_int_equal(dm_decode(f, LWM2M_CT_SENML_JSON, P3(3303, 0, 5700), recs, 4), 1);
+        assert_true(recs[0].value.v.f == v && recs[0].has_time);
+        answer_last(f, COAP_TYPE_ACK);
+        loop_pass(f);
+    }
+    assert_int_equal(f->tp.n, before + 3);
+    assert_int_equal(f->eng->report_stats.kept_delivered, 3);
+    /* never acknowledged: kept, tried again after the back-off */
+    set_temp(f, 25);
+    loop_pass(f);
+    uint64_t timeouts = f->eng->env.stats.timeouts;
+    for (int i = 0; i < 200 && f->eng->env.stats.timeouts == timeouts; i++) {
+        f->now += 1000;
+        coap_endpoint_tick(f->ep->coap);
+    }
+    assert_true(f->eng->env.stats.timeouts > timeouts);
+    size_t n = f->tp.n;
+    loop_pass(f);
+    assert_int_equal(f->tp.n, n); /* waiting */
+    f->now += 10000;
+    lwm2m_obs_run(f->ep);
+    assert_int_equal(f->tp.n, n + 1);
+    /* a new registration ends the observation: the kept value goes as Send */
+    lwm2m_obs_reg_event(f->srv, LWM2M_OBS_REG_NEW);
+    answer_last(f, COAP_TYPE_RST); /* the old notification's fate no longer matters */
+    loop_pass(f);
+    struct coap_msg *m = dmfx_sent(f, -1);
+    assert_int_equal(m->code, COAP_POST);
+    assert_int_equal(f->eng->report_stats.kept_delivered, 3);
+    dmfx_free(f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_observe_first_response_and_notify),
+        cmocka_unit_test(test_coalescing),
+        cmocka_unit_test(test_cancel_by_observe_1),
+        cmocka_unit_test(test_reobserve_replaces),
+        cmocka_unit_test(test_cancel_by_rst),
+        cmocka_unit_test(test_con_attribute_ack_and_failure),
+        cmocka_unit_test(test_non_stream_sends_con_now_and_then),
+        cmocka_unit_test(test_pmin_pmax_by_clock),
+        cmocka_unit_test(test_default_pmin_from_server_object),
+        cmocka_unit_test(test_gt_on_resource),
+        cmocka_unit_test(test_registration_ends_observations),
+        cmocka_unit_test(test_deleted_target_ends_with_404),
+        cmocka_unit_test(test_observe_composite),
+        cmocka_unit_test(test_send_and_mute),
+        cmocka_unit_test(test_send_on_change),
+        cmocka_unit_test(test_store_and_forward),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
