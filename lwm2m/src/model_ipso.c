@@ -122,11 +122,11 @@ static const struct lwm2m_resource_def light_control_res[] = {
     R_DIMMER("%"),  R_ON_TIME,
 };
 
-/* 3331 Energy. */
+/* 3331 Energy: the meter reading is 5805 Cumulative active power (mandatory here), not 5700. */
 static const struct lwm2m_resource_def energy_res[] = {
-    R_SENSOR_VALUE,
     R_SENSOR_UNITS,
     R_APP_TYPE,
+    RES(5805, "Cumulative active power", R, SINGLE, MAND, FLOAT, NO_RANGE, "Wh"),
     R_RESET_CUMUL,
 };
 
