@@ -1,20 +1,25 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* lwm2m-gateway command line: parses the sub-command and options and hands over. `check -c FILE`
  * loads the configuration and prints what the gateway would run (devices, endpoint names, point
- * bindings) without starting anything; `run` arrives with the bridge's gateway wiring. */
+ * bindings) without starting anything; `run -c FILE` starts the gateway (bridge/gateway.c). */
 #include <stdio.h>
 #include <string.h>
 
 #include "cfg.h"
+#include "gateway.h"
 #include "gw_version.h"
 
 #define EXIT_INVALID 2
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: lwm2m-gateway [--version | --help]\n"
-                 "       lwm2m-gateway check -c FILE   validate FILE and print the devices, their\n"
-                 "                                     endpoint names and point bindings\n"
-                 "       lwm2m-gateway run -c FILE     (not implemented yet: milestone M4)\n");
+    fprintf(
+        out,
+        "usage: lwm2m-gateway [--version | --help]\n"
+        "       lwm2m-gateway check -c FILE   validate FILE and print the devices, their\n"
+        "                                     endpoint names and point bindings\n"
+        "       lwm2m-gateway run -c FILE     run the gateway: register every device, serve it,\n"
+        "                                     reload on SIGHUP, deregister and exit on\n"
+        "                                     SIGTERM\n");
 }
 
 /* ---- check: printing ------------------------------------------------------------------------- */
@@ -236,8 +241,9 @@ int main(int argc, char **argv) {
             return cmd_check(file);
     }
     if (argc >= 2 && strcmp(argv[1], "run") == 0) {
-        fprintf(stderr, "lwm2m-gateway: 'run' is not implemented in this version yet\n");
-        return EXIT_INVALID;
+        const char *file = config_arg(argc, argv);
+        if (file != NULL)
+            return gw_run(file);
     }
     usage(stderr);
     return EXIT_INVALID;

@@ -49,6 +49,12 @@ struct cfg_gateway {
     enum cfg_log_level log_level; /* default info */
     const char *http_host;        /* NULL when the HTTP server is disabled (no `http:` key) */
     uint16_t http_port;
+    /* Reads of a device that is down answer 5.03 once its last good value is older than this;
+     * 0: automatic (3 x the device's poll period, at least 10 s). devices[] may override. */
+    uint32_t stale_after_ms;
+    /* A device down this long deregisters its endpoint until it is back; 0: stays registered.
+     * devices[] may override. */
+    uint32_t down_deregister_ms;
 };
 
 enum cfg_lwm2m_mode { CFG_MODE_ENDPOINT_PER_DEVICE, CFG_MODE_GATEWAY };
@@ -218,6 +224,10 @@ struct cfg_device {
     const char *discover_filter; /* the subscription filter, {device} replaced by + */
     uint16_t discover_level;     /* 0-based topic level that names the device */
     uint32_t max_devices;        /* default 100 */
+    /* Per-device overrides of gateway.stale_after / gateway.down_deregister; 0: the gateway's
+     * setting. Also valid on a discovery rule (for every device it creates). */
+    uint32_t stale_after_ms;
+    uint32_t down_deregister_ms;
 };
 
 struct cfg {

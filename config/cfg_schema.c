@@ -82,6 +82,9 @@ static const struct cfg_directive gateway_dirs[] = {
     D(struct cfg_gateway, "state_dir", state_dir, CFG_D_STR, .def = "./state"),
     D(struct cfg_gateway, "log_level", log_level, CFG_D_ENUM, .def = "info", ENUM_OF(log_levels)),
     {.name = "http", .type = CFG_D_CUSTOM, .offset = 0, .fn = http_fn},
+    D(struct cfg_gateway, "stale_after", stale_after_ms, CFG_D_DURATION, .min = 1, .max = 86400000),
+    D(struct cfg_gateway, "down_deregister", down_deregister_ms, CFG_D_DURATION, .min = 1,
+      .max = 86400000),
 };
 
 static int gateway_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst) {
@@ -588,6 +591,8 @@ static const struct cfg_directive device_dirs[] = {
     DV("poll", poll_ms, CFG_D_DURATION, .min = 1, .max = 86400000),
     DV("discover", discover, CFG_D_STR),
     DV("max_devices", max_devices, CFG_D_UINT, .def = "100", .min = 1, .max = 100000),
+    DV("stale_after", stale_after_ms, CFG_D_DURATION, .min = 1, .max = 86400000),
+    DV("down_deregister", down_deregister_ms, CFG_D_DURATION, .min = 1, .max = 86400000),
     SKIP("overrides"),
 };
 

@@ -265,6 +265,23 @@ BAD = [
          "device-keys.yaml:10:5: devices[3]: missing required key 'adapter'",
          'device-keys.yaml:10:52: devices[3].overrides.3.0.1: expected a binding (a mapping with read/write, topic or value), got a sequence',
      ]),
+    ('stale-down',
+     'gateway: {stale_after: soon, down_deregister: 0s}\n'
+     'lwm2m: {servers: [{uri: coap://h}]}\n'
+     'adapters:\n'
+     '  - {name: broker, type: mqtt, host: h}\n'
+     'profiles:\n'
+     '  th: {3303: {0: {5700: {topic: "s/{device}"}}}}\n'
+     'devices:\n'
+     '  - {name: t1, adapter: broker, profile: th, stale_after: 5, down_deregister: yes}\n'
+     '  - {adapter: broker, profile: th, discover: "s/+", stale_after: 25h}\n',
+     [
+         "stale-down.yaml:1:24: gateway.stale_after: expected a duration like 500ms, 1s or 5m, got 'soon'",
+         "stale-down.yaml:1:47: gateway.down_deregister: expected a duration from 1ms to 24h, got '0s'",
+         "stale-down.yaml:8:59: devices[0].stale_after: expected a duration like 500ms, 1s or 5m, got '5'",
+         "stale-down.yaml:8:79: devices[0].down_deregister: expected a duration like 500ms, 1s or 5m, got 'yes'",
+         "stale-down.yaml:9:66: devices[1].stale_after: expected a duration from 1ms to 24h, got '25h'",
+     ]),
     ('endpoints',
      'gateway: {id: gw}\n'
      'lwm2m:\n'
@@ -295,7 +312,8 @@ BAD = [
 MANY = "gateway:\n" + "".join("  k%d: 1\n" % i for i in range(25)) + \
     "lwm2m: {servers: [{uri: coap://h}]}\n"
 MANY_EXPECTED = ["many.yaml:%d:3: gateway.k%d: unknown key (expected one of: id, state_dir, "
-                 "log_level, http)" % (i + 2, i) for i in range(20)] + \
+                 "log_level, http, stale_after, down_deregister)" % (i + 2, i)
+                 for i in range(20)] + \
     ["many.yaml: 5 more errors not shown"]
 
 # Examples: (file, environment, expected DEVICE/ENDPOINT rows of the device table).

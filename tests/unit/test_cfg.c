@@ -153,7 +153,7 @@ static void test_did_you_mean(void **state) {
         "t.yaml:2:3: lwm2m.lifetme: unknown key (did you mean 'lifetime'?)");
     assert_string_equal(first_error(MIN_LWM2M "gateway: {xyzzy: 1}\n", buf, sizeof(buf)),
                         "t.yaml:3:11: gateway.xyzzy: unknown key (expected one of: id, state_dir, "
-                        "log_level, http)");
+                        "log_level, http, stale_after, down_deregister)");
 }
 
 static void test_errors_collected_and_sorted(void **state) {

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The gateway: the one object that owns the loop, the loaded config, the data model, the engine,
+ * the virtual devices with their endpoints, the adapter instances and the HTTP listener, and
+ * wires them together. Internal to bridge/ (gateway.c, gw_reload.c, gw_adapt.c, http.c). */
+#ifndef GW_GATEWAY_H
+#define GW_GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adapter.h"
+#include "cfg.h"
+#include "device.h"
+#include "log.h"
+#include "lwm2m/engine.h"
+
+struct event;
+struct event_base;
+struct gw;
+struct gw_http;
+
+/* One adapter instance (a Modbus link, an MQTT broker connection). */
+struct gw_adapter {
+    struct gw *gw;
+    const struct cfg_adapter *cfg; /* borrowed from gw->cfg (re-pointed on reload) */
+    char *name;                    /* owned */
+    struct adapter *a;             /* owned; NULL when this adapter kind cannot run yet */
+    struct adapter_sink sink;      /* ctx = this struct */
+    bool up;                       /* the adapter's own state (connection) */
+    bool reconnect;                /* a Device Reboot asked for a reconnect */
+    struct gw_adapter *next;
+};
+
+/* The provider context of one endpoint: dev is NULL once the device let go of the endpoint
+ * (removed, or deregistered while down); the handle then waits, as a tombstone, until the engine
+ * has freed the endpoint, because the engine may still report its De-register. */
+struct gw_handle {
+    struct br_device *dev; /* first member: device.c reads it through the provider context */
+    struct gw_handle *next;
+};
+
+struct gw {
+    struct event_base *base;
+    struct br_log log;
+    const struct cfg *cfg; /* owned */
+    char *cfg_path;        /* owned */
+    struct lwm2m_model *model;
+    struct lwm2m_engine *eng;
+    struct br_env env;
+    struct br_stats stats;
+    struct br_device *devices; /* owned list */
+    size_t ndevices;
+    struct gw_adapter *adapters; /* owned list */
+    struct gw_handle *tombs;     /* owned list */
+    struct gw_http *http;        /* owned; NULL when disabled */
+    struct event *ev_hup, *ev_term, *ev_int, *ev_gc, *ev_reboot, *ev_stop_timer;
+    bool stopping;
+    uint64_t started_mono;
+    uint64_t progress_mono; /* last "registered N/M" line */
+    size_t progress_reg;
+    struct br_device *graveyard; /* owned: gone discovered devices waiting for their writes */
+    uint64_t reloads, reload_failures;
+};
+
+/* Loads path and runs until SIGTERM/SIGINT. Returns the process exit status: 0 after a clean
+ * stop, 2 for a config that cannot run (errors printed), 1 for a start-up failure. */
+int gw_run(const char *path);
+
+/* gateway.c, for gw_reload.c: endpoints, devices, adapters. */
+int gw_endpoint_attach(struct gw *g, struct br_device *d);
+void gw_endpoint_detach(struct gw *g, struct br_device *d);
+int gw_devices_create(struct gw *g, const struct cfg *cfg, bool (*skip)(struct gw *, const char *));
+void gw_adapter_free(struct gw_adapter *ga);
+int gw_adapters_create(struct gw *g);
+/* Builds a device of cd (name/endpoint as br_device_new takes them) and adds it to g->devices,
+ * without an endpoint yet. Returns 0 or an LwM2M error. */
+int gw_device_add(struct gw *g, const struct cfg_device *cd, const char *name, const char *endpoint,
+                  struct br_device **out);
+/* Takes d out of g->devices: deregisters its endpoint and frees it once no bus write of it is
+ * pending (adapters must hold none of its point pointers any more). */
+void gw_device_release(struct gw *g, struct br_device *d);
+/* The device of the current config named name, or NULL. */
+struct br_device *gw_device_find(struct gw *g, const char *name);
+/* 0 when `run` can serve cfg; otherwise prints why on stderr and returns -1. */
+int gw_cfg_runnable(const struct cfg *cfg);
+/* Applies the process-wide settings of g->cfg that may change on reload (log level). */
+void gw_apply_settings(struct gw *g);
+
+/* gw_reload.c: SIGHUP. Loads the file again and applies the difference; on an invalid file
+ * logs its errors and keeps running with the old config. */
+void gw_reload(struct gw *g);
+
+/* gw_adapt.c: builds one adapter instance for the devices in devs (those of ga->cfg) and sets
+ * each resource's write user pointer. Returns 0 (ga->a may stay NULL for a kind that cannot run
+ * yet, logged) or a negative errno. */
+int gw_adapter_build(struct gw *g, struct gw_adapter *ga, struct br_device **devs, size_t ndevs);
+
+/* gw_mqtt.c: the MQTT adapter instance of ga (configured devices devs, and the discovery rules
+ * of g->cfg that use ga), and the sink's on_discovered (ctx is the gw_adapter). */
+int gw_mq_build(struct gw *g, struct gw_adapter *ga, struct br_device **devs, size_t ndevs);
+void gw_mq_on_discovered(void *ctx, const char *device, const char *source);
+
+/* http.c: the HTTP listener (/healthz, /readyz, /metrics, /api/v1/devices). */
+int gw_http_start(struct gw *g, const char *host, uint16_t port, struct gw_http **out);
+void gw_http_free(struct gw_http *h);
+
+#endif /* GW_GATEWAY_H */
