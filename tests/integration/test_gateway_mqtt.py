@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """`lwm2m-gateway run` with an MQTT adapter, end to end: Debian's mosquitto on a free loopback port,
-the test LwM2M server (libcoap3) and the gateway. A discovery rule turns each of 200 devices seen
+the test LwM2M server (libcoap3) and the gateway. A discovery rule turns each of 1,000 devices seen
 on sensors/{device}/state into its own endpoint (own port); a published value reaches the server
 as a Notify and a Read returns it; a server Write or Execute is published on the command topic
 (seen by mosquitto_sub) and answered 2.04 after the broker's PUBACK (QoS 1); a malformed payload
@@ -24,7 +24,7 @@ from mb_common import free_tcp_port
 from test_mqtt import MOSQUITTO_SUB, Broker, Publisher
 
 GW_ID = "gw-mq"
-N = 200        # discovered devices (the adapter-level test covers 1,000)
+N = 1000       # discovered devices, each its own endpoint (M6: discovery of 1,000)
 STALE_S = 2    # devices[].stale_after of the discovery rule
 S = {}
 
@@ -60,7 +60,7 @@ profiles:
                          write: {{ topic: "plugs/{{device}}/relay/set", qos: 1 }} }} }} }}
     3331: {{ 0: {{ 5822: {{ write: {{ topic: "plugs/{{device}}/reset", qos: 1 }} }} }} }}
 devices:
-  - {{ adapter: broker, profile: th, discover: "sensors/{{device}}/state", max_devices: 250,
+  - {{ adapter: broker, profile: th, discover: "sensors/{{device}}/state", max_devices: 1100,
       stale_after: {stale}s }}
   - {{ name: plug-1, adapter: broker, profile: plug }}
 """
@@ -240,7 +240,7 @@ def test_empty_retained_deregisters():
 def write_config(max_devices):
     with open(S["cfg"], "w", encoding="utf-8") as f:
         f.write(CONFIG.format(gw=GW_ID, http=S["http"], srv=S["srv"].port, mq=S["mq"],
-                              stale=STALE_S).replace("max_devices: 250",
+                              stale=STALE_S).replace("max_devices: 1100",
                                                      "max_devices: %d" % max_devices))
 
 
@@ -253,7 +253,7 @@ def test_sighup_keeps_or_rediscovers():
     assert text_read(dev(7), "/3303/0/5700").code == "2.05"
     # A changed rule rebuilds the adapter: its devices deregister and come back from the
     # broker's retained messages.
-    write_config(260)
+    write_config(1200)
     S["gw"].send_signal(signal.SIGHUP)
     S["srv"].wait_deregistration(ep(dev(7)), timeout=10)
     S["srv"].wait_registration(ep(dev(7)), timeout=10)
