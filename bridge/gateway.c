@@ -35,7 +35,8 @@ int gw_endpoint_attach(struct gw *g, struct br_device *d) {
                                              .lifetime = l->servers[i].lifetime,
                                              .binding = l->binding,
                                              .version_minor = (uint8_t)l->version,
-                                             .sec_mode = LWM2M_SEC_NOSEC};
+                                             .sec_mode = LWM2M_SEC_NOSEC,
+                                             .notification_storing = l->store.enabled};
     }
     struct gw_handle *h = calloc(1, sizeof(*h));
     if (h == NULL)
@@ -52,6 +53,7 @@ int gw_endpoint_attach(struct gw *g, struct br_device *d) {
     }
     d->handle = h;
     d->state = BR_DEV_REGISTERING;
+    gw_report_apply(g, d); /* logged; the endpoint serves without its reporting options */
     br_log_write(&g->log, BR_LOG_DEBUG, d->name, d->endpoint, "endpoint added, local port %u",
                  lwm2m_endpoint_port(d->ep));
     return 0;
@@ -508,6 +510,8 @@ static int gw_start(struct gw *g) {
         .log = &g->log, .model = g->model, .stats = &g->stats, .reboot = reboot_request, .ctx = g};
     gw_apply_settings(g);
     int rc = make_events(g);
+    if (rc == 0)
+        rc = gw_state_dir_prepare(g, g->cfg);
     if (rc == 0)
         rc = lwm2m_engine_new(&ec, &g->eng);
     if (rc == 0)

@@ -87,6 +87,12 @@ int gw_cfg_runnable(const struct cfg *cfg);
 /* Applies the process-wide settings of g->cfg that may change on reload (log level). */
 void gw_apply_settings(struct gw *g);
 
+/* gw_report.c: creates gateway.state_dir when lwm2m.store needs it (0, or a negative errno,
+ * logged); sets the reporting options of g->cfg on d's endpoint (0 or an LwM2M error, logged;
+ * nothing without an endpoint). */
+int gw_state_dir_prepare(struct gw *g, const struct cfg *cfg);
+int gw_report_apply(struct gw *g, struct br_device *d);
+
 /* gw_reload.c: SIGHUP. Loads the file again and applies the difference; on an invalid file
  * logs its errors and keeps running with the old config. */
 void gw_reload(struct gw *g);

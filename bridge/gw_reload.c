@@ -72,6 +72,11 @@ static bool lwm2m_eq(const struct cfg_lwm2m *a, const struct cfg_lwm2m *b) {
     if (a->mode != b->mode || a->lifetime != b->lifetime || !str_eq(a->binding, b->binding) ||
         a->version != b->version || a->nservers != b->nservers)
         return false;
+    /* Notification Storing is a server setting and the queues are opened with the endpoint */
+    if (a->store.enabled != b->store.enabled ||
+        (a->store.enabled && (a->store.max_entries != b->store.max_entries ||
+                              a->store.max_bytes != b->store.max_bytes)))
+        return false;
     for (size_t i = 0; i < a->nservers; i++) {
         const struct cfg_server *x = &a->servers[i], *y = &b->servers[i];
         if (!str_eq(x->uri, y->uri) || x->short_server_id != y->short_server_id ||
@@ -227,7 +232,14 @@ void gw_reload(struct gw *g) {
     }
     if (!models_eq(&old->lwm2m, &nc->lwm2m))
         BR_WARN(&g->log, "reload: lwm2m.models changed; new models take effect on restart");
-    bool all = !lwm2m_eq(&old->lwm2m, &nc->lwm2m);
+    bool all = !lwm2m_eq(&old->lwm2m, &nc->lwm2m) ||
+               (nc->lwm2m.store.enabled && !str_eq(old->gateway.state_dir, nc->gateway.state_dir));
+    if (gw_state_dir_prepare(g, nc) != 0) {
+        BR_ERR(&g->log, "reload failed: keeping the running configuration");
+        cfg_free(nc);
+        g->reload_failures++;
+        return;
+    }
     if (all)
         BR_INFO(&g->log, "reload: lwm2m settings changed: every endpoint registers anew");
     size_t kept = 0, before = g->ndevices;
@@ -238,9 +250,12 @@ void gw_reload(struct gw *g) {
     int rc = gw_devices_create(g, nc, exists);
     if (rc == 0)
         rc = gw_adapters_create(g);
-    for (struct br_device *d = g->devices; d != NULL; d = d->next)
+    for (struct br_device *d = g->devices; d != NULL; d = d->next) {
         if (d->ep == NULL && d->state != BR_DEV_DOWN_DEREGISTERED)
             gw_endpoint_attach(g, d);
+        else
+            gw_report_apply(g, d); /* kept: notifications and send may have changed */
+    }
     restart_http(g, old);
     cfg_free(old);
     BR_INFO(&g->log, "reload done: %zu kept, %zu removed or changed, %zu added%s", kept, dropped,

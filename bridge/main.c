@@ -122,6 +122,38 @@ static int width(const char *s, int w) {
     return s && (int)strlen(s) > w ? (int)strlen(s) : w;
 }
 
+/* "notifications: ..." and "store: ..." lines of lwm2m.notifications and lwm2m.store. */
+static void print_reporting(const struct cfg *cfg) {
+    const struct cfg_lwm2m *l = &cfg->lwm2m;
+    if (l->notifications.con)
+        printf("notifications: CON\n");
+    else
+        printf("notifications: NON, every %uth CON\n", (unsigned)l->notifications.con_every);
+    if (l->store.enabled)
+        printf("store: on (Notification Storing), at most %u entries and %u bytes per endpoint "
+               "and server, in %s\n",
+               (unsigned)l->store.max_entries, (unsigned)l->store.max_bytes,
+               cfg->gateway.state_dir);
+    else
+        printf("store: off\n");
+}
+
+/* "  send /3303/0/5700 on change, every 1m, senml-cbor" under a device. */
+static void print_send(const struct cfg_send *snd) {
+    char path[40], period[24];
+    if (snd->npaths == 0)
+        return;
+    printf("  send");
+    for (size_t i = 0; i < snd->npaths; i++) {
+        cfg_lwm2m_path_format(&snd->paths[i], path, sizeof(path));
+        printf(" %s", path);
+    }
+    cfg_duration_format(snd->period_s * 1000u, period, sizeof(period));
+    printf("%s%s%s%s, %s\n", snd->on_change ? " on change" : "",
+           snd->on_change && snd->period_s ? "," : "", snd->period_s ? " every " : "",
+           snd->period_s ? period : "", cfg_send_format_name(snd->format));
+}
+
 static void print_devices(const struct cfg *cfg) {
     char ep[256], poll[24], unit[16], line[1024];
     int wn = 6, we = 8, wa = 7, wp = 7;
@@ -163,6 +195,7 @@ static void print_devices(const struct cfg *cfg) {
             describe(cfg, d, &r->b, line, sizeof(line));
             printf("  %-17s %s\n", path, line);
         }
+        print_send(&d->send);
     }
 }
 
@@ -188,6 +221,7 @@ static void print_cfg(const struct cfg *cfg) {
     }
     if (l->bootstrap)
         print_server("bootstrap", l->bootstrap);
+    print_reporting(cfg);
     if (cfg->nadapters) {
         int w = 7;
         for (size_t i = 0; i < cfg->nadapters; i++)

@@ -81,6 +81,36 @@ struct cfg_server {
     struct cfg_security security;
 };
 
+/* lwm2m.notifications: how notifications go out. */
+struct cfg_notifications {
+    bool con;           /* every notification CON (default false: NON) */
+    uint16_t con_every; /* a NON stream sends every con_every-th as CON; default 16 */
+};
+
+/* lwm2m.store: store-and-forward (Notification Storing, /1/x/6, on every server). */
+struct cfg_store {
+    bool enabled;         /* default false */
+    uint32_t max_entries; /* per endpoint and server; default 1000 */
+    uint32_t max_bytes;   /* per endpoint and server; default 262144 */
+};
+
+enum cfg_send_format { CFG_SEND_SENML_CBOR, CFG_SEND_SENML_JSON };
+
+/* An LwM2M path /obj[/inst[/res[/resinst]]]; depth 1..4. */
+struct cfg_lwm2m_path {
+    uint16_t ids[4];
+    uint8_t depth;
+};
+
+/* `send:` of a device, discovery rule or profile: LwM2M Send (POST /dp) of paths. */
+struct cfg_send {
+    const struct cfg_lwm2m_path *paths; /* npaths == 0: no automatic Send */
+    size_t npaths;
+    bool on_change;              /* Send when one of the paths changes; default true */
+    uint32_t period_s;           /* Send every period_s seconds; 0 (default): not periodic */
+    enum cfg_send_format format; /* default senml-cbor */
+};
+
 struct cfg_lwm2m {
     enum cfg_lwm2m_mode mode;       /* default endpoint-per-device */
     const char *endpoint_name;      /* template; default "urn:dev:{gateway}:{device}" */
@@ -94,6 +124,8 @@ struct cfg_lwm2m {
      * resolved against the config's directory and readable at load (not parsed here). */
     const char *const *models;
     size_t nmodels;
+    struct cfg_notifications notifications;
+    struct cfg_store store;
 };
 
 enum cfg_adapter_type {
@@ -207,6 +239,7 @@ struct cfg_profile {
     const struct cfg_resource *res;
     size_t nres;
     bool has_modbus, has_mqtt; /* which adapter kinds the profile's bindings need */
+    struct cfg_send send;      /* the default of its devices' `send` */
 };
 
 struct cfg_device {
@@ -228,6 +261,8 @@ struct cfg_device {
      * setting. Also valid on a discovery rule (for every device it creates). */
     uint32_t stale_after_ms;
     uint32_t down_deregister_ms;
+    /* The device's (or rule's) `send`, else its profile's; npaths == 0: no automatic Send. */
+    struct cfg_send send;
 };
 
 struct cfg {
@@ -288,5 +323,9 @@ const char *cfg_mq_format_name(enum cfg_mq_format f);
 const char *cfg_lwm2m_mode_name(enum cfg_lwm2m_mode m);
 const char *cfg_lwm2m_version_name(enum cfg_lwm2m_version v);
 const char *cfg_log_level_name(enum cfg_log_level l);
+const char *cfg_send_format_name(enum cfg_send_format f);
+
+/* Formats "/3303/0/5700" into out (NUL-terminated, truncated to cap). */
+void cfg_lwm2m_path_format(const struct cfg_lwm2m_path *p, char *out, size_t cap);
 
 #endif /* GW_CFG_H */

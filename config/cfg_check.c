@@ -132,6 +132,22 @@ static void check_bus(struct cfg_ctx *ctx, struct cfg_device *d, const struct cf
         d->poll_ms = a->poll_ms;
 }
 
+/* The device's own `send` must name bound resources (overrides included); without one the
+ * profile's applies (checked against the profile, which overrides can only extend). */
+static void resolve_send(struct cfg_ctx *ctx, struct cfg_device *d,
+                         const struct cfg_device_src *src) {
+    if (src->send == NULL) {
+        d->send = d->profile->send;
+        return;
+    }
+    char who[96];
+    if (d->name != NULL)
+        snprintf(who, sizeof(who), "device '%s' (profile '%s')", d->name, d->profile->name);
+    else
+        snprintf(who, sizeof(who), "profile '%s'", d->profile->name);
+    cfg_send_check(ctx, src->send, &d->send, d->res, d->nres, who);
+}
+
 /* A discover pattern: MQTT filter syntax where {device} (or else the first +) names the device. */
 static void check_discover(struct cfg_ctx *ctx, struct cfg_device *d,
                            const struct cfg_device_src *src) {
@@ -265,6 +281,7 @@ int cfg_check(struct cfg_ctx *ctx) {
             merge_overrides(ctx, d, src);
             check_fit(ctx, d, src);
             check_bus(ctx, d, src);
+            resolve_send(ctx, d, src);
         }
         if (d->discover != NULL && d->adapter != NULL && d->adapter->type == CFG_ADAPTER_MQTT)
             check_discover(ctx, d, src);

@@ -47,7 +47,7 @@ const char *cfg_node_kind_name(const struct cfg_node *n); /* "a mapping", "a seq
 
 /* Source positions of a device entry, kept until the cross-reference checks have run. */
 struct cfg_device_src {
-    const struct cfg_node *node, *name, *adapter, *profile, *unit, *poll, *discover;
+    const struct cfg_node *node, *name, *adapter, *profile, *unit, *poll, *discover, *send;
     const char *adapter_name, *profile_name;
     const struct cfg_resource *overrides; /* parsed `overrides`, sorted */
     size_t noverrides;
@@ -155,6 +155,15 @@ int cfg_resources_parse(struct cfg_ctx *ctx, const struct cfg_node *map, struct 
                         size_t *n);
 int cfg_profiles_parse(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst);
 int cfg_check(struct cfg_ctx *ctx);
+
+/* cfg_report.c: lwm2m.notifications, lwm2m.store and `send` (dst: the struct to fill). */
+int cfg_notifications_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst);
+int cfg_store_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst);
+int cfg_send_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst);
+/* Records an error for each path of snd (parsed from the mapping `send`) that names no resource
+ * of res[0..nres); `who` starts the message ("profile 'th'"). */
+void cfg_send_check(struct cfg_ctx *ctx, const struct cfg_node *send, const struct cfg_send *snd,
+                    const struct cfg_resource *res, size_t nres, const char *who);
 
 extern const char *const cfg_mb_table_names[4];
 extern const char *const cfg_mb_type_names[11];

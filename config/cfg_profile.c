@@ -434,6 +434,33 @@ static void profile_kinds(struct cfg_profile *p) {
     }
 }
 
+/* A profile's `send` key sits beside its object ids: returns the mapping without it (a copy in
+ * the scratch arena when it was there) and its value in *send (NULL when absent). */
+static const struct cfg_node *profile_split(struct cfg_ctx *ctx, const struct cfg_node *v,
+                                            const struct cfg_node **send) {
+    *send = v->kind == CFG_N_MAP ? cfg_map_get(v, "send") : NULL;
+    if (v->kind != CFG_N_MAP || *send == NULL)
+        return v;
+    struct cfg_node *c = cfg_arena_alloc(ctx->tmp, sizeof(*c));
+    struct cfg_node **kids = cfg_arena_alloc(ctx->tmp, 2 * v->n * sizeof(*kids));
+    if (c == NULL || kids == NULL) {
+        ctx->oom = true;
+        return v;
+    }
+    *c = *v;
+    c->kids = kids;
+    c->n = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const struct cfg_node *k = v->kids[2 * i];
+        if (k->kind == CFG_N_SCALAR && strcmp(k->s, "send") == 0)
+            continue;
+        kids[2 * c->n] = v->kids[2 * i];
+        kids[2 * c->n + 1] = v->kids[2 * i + 1];
+        c->n++;
+    }
+    return c;
+}
+
 int cfg_profiles_parse(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst) {
     struct cfg *cfg = ctx->cfg;
     if (n == NULL)
@@ -458,10 +485,20 @@ int cfg_profiles_parse(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst)
                 if (strcmp(p[j].name, name) == 0)
                     cfg_err(ctx, k, "duplicate profile '%s'", name);
             struct cfg_resource *r = NULL;
+            const struct cfg_node *snd = NULL, *objs = profile_split(ctx, v, &snd);
             p[np].name = name;
-            cfg_resources_parse(ctx, v, &r, &p[np].nres);
+            cfg_resources_parse(ctx, objs, &r, &p[np].nres);
             p[np].res = r;
             profile_kinds(&p[np]);
+            if (snd != NULL) {
+                size_t s2 = cfg_path_push(ctx, "send");
+                int rc = cfg_send_fn(ctx, snd, &p[np].send);
+                cfg_path_pop(ctx, s2);
+                char who[96];
+                snprintf(who, sizeof(who), "profile '%s'", name);
+                if (rc == 0)
+                    cfg_send_check(ctx, snd, &p[np].send, r, p[np].nres, who);
+            }
             np++;
         }
         cfg_path_pop(ctx, saved);

@@ -387,6 +387,14 @@ static const struct cfg_directive lwm2m_dirs[] = {
     {.name = "servers", .type = CFG_D_CUSTOM, .fn = servers_fn},
     {.name = "bootstrap", .type = CFG_D_CUSTOM, .fn = bootstrap_fn},
     {.name = "models", .type = CFG_D_CUSTOM, .fn = models_fn},
+    {.name = "notifications",
+     .type = CFG_D_CUSTOM,
+     .offset = offsetof(struct cfg_lwm2m, notifications),
+     .fn = cfg_notifications_fn},
+    {.name = "store",
+     .type = CFG_D_CUSTOM,
+     .offset = offsetof(struct cfg_lwm2m, store),
+     .fn = cfg_store_fn},
 };
 
 static int lwm2m_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst) {
@@ -594,6 +602,10 @@ static const struct cfg_directive device_dirs[] = {
     DV("stale_after", stale_after_ms, CFG_D_DURATION, .min = 1, .max = 86400000),
     DV("down_deregister", down_deregister_ms, CFG_D_DURATION, .min = 1, .max = 86400000),
     SKIP("overrides"),
+    {.name = "send",
+     .type = CFG_D_CUSTOM,
+     .offset = offsetof(struct cfg_device, send),
+     .fn = cfg_send_fn},
 };
 
 static const char *ref_name(struct cfg_ctx *ctx, const struct cfg_node *m, const char *key,
@@ -618,6 +630,7 @@ static void device_one(struct cfg_ctx *ctx, const struct cfg_node *m, struct cfg
     src->unit = cfg_map_get(m, "unit");
     src->poll = cfg_map_get(m, "poll");
     src->discover = cfg_map_get(m, "discover");
+    src->send = cfg_map_get(m, "send");
     if (src->unit == NULL)
         d->unit = -1;
     src->adapter_name = ref_name(ctx, m, "adapter", &src->adapter);

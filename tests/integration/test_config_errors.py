@@ -282,6 +282,60 @@ BAD = [
          "stale-down.yaml:8:79: devices[0].down_deregister: expected a duration like 500ms, 1s or 5m, got 'yes'",
          "stale-down.yaml:9:66: devices[1].stale_after: expected a duration from 1ms to 24h, got '25h'",
      ]),
+    ('reporting',
+     'lwm2m:\n'
+     '  servers: [{uri: coap://h}]\n'
+     '  notifications: {con: maybe, con_every: 0}\n'
+     '  store: {enabled: 1, max_entries: 0, max_bytes: 10}\n'
+     'adapters:\n'
+     '  - {name: broker, type: mqtt, host: h}\n'
+     'profiles:\n'
+     '  th:\n'
+     '    send: {paths: [/3303/0/5700, /3304/0], period: 1}\n'
+     '    3303: {0: {5700: {topic: "s/{device}"}}}\n'
+     '  th2:\n'
+     '    send: {paths: [3303/0], on_change: no, period: 0s, format: cbor}\n'
+     '    3303: {0: {5700: {topic: "s/{device}"}}}\n'
+     'devices:\n'
+     '  - {name: t1, adapter: broker, profile: th, send: {paths: []}}\n'
+     '  - {name: t2, adapter: broker, profile: th, send: {paths: [/3303/0/5700], on_change: false}}\n'
+     '  - {adapter: broker, profile: th, discover: "s/+", send: {paths: [/3303/x], sned: 1}}\n',
+     [
+         "reporting.yaml:3:24: lwm2m.notifications.con: expected true or false, got 'maybe'",
+         "reporting.yaml:3:42: lwm2m.notifications.con_every: expected an integer 1..65535, got '0'",
+         "reporting.yaml:4:20: lwm2m.store.enabled: expected true or false, got '1'",
+         "reporting.yaml:4:36: lwm2m.store.max_entries: expected an integer 1..1000000, got '0'",
+         "reporting.yaml:4:50: lwm2m.store.max_bytes: expected an integer 1024..1073741824, got '10'",
+         "reporting.yaml:9:34: profiles.th.send.paths[1]: profile 'th' binds no resource at /3304/0 (a Send path must name a bound resource, or an object or instance holding one)",
+         "reporting.yaml:12:20: profiles.th2.send.paths[0]: expected an LwM2M path like /3303/0/5700 (1 to 4 ids 0..65534), got '3303/0'",
+         "reporting.yaml:12:40: profiles.th2.send.on_change: expected true or false, got 'no'",
+         "reporting.yaml:12:52: profiles.th2.send.period: expected 1..86400 seconds, got '0s'",
+         "reporting.yaml:12:64: profiles.th2.send.format: unknown format 'cbor' (expected one of: senml-cbor, senml-json)",
+         "reporting.yaml:15:60: devices[0].send.paths: expected a list of LwM2M paths like [/3303/0/5700], got an empty list",
+         'reporting.yaml:16:52: devices[1].send: sends nothing: set on_change: true or a period',
+         "reporting.yaml:17:68: devices[2].send.paths[0]: expected an LwM2M path like /3303/0/5700 (1 to 4 ids 0..65534), got '/3303/x'",
+         'reporting.yaml:17:78: devices[2].send.sned: unknown key (expected one of: paths, on_change, period, format)',
+     ]),
+    ('send-paths',
+     'lwm2m: {servers: [{uri: coap://h}]}\n'
+     'adapters:\n'
+     '  - {name: broker, type: mqtt, host: h}\n'
+     'profiles:\n'
+     '  th:\n'
+     '    send: {paths: [/3303/0/5700], period: 30s}\n'
+     '    3303: {0: {5700: {topic: "s/{device}"}}}\n'
+     '  ok: {3303: {0: {5700: {topic: "s/{device}"}}}}\n'
+     'devices:\n'
+     '  - {name: t1, adapter: broker, profile: ok, send: {paths: [/3303/1, /3303/0/5700/0]}}\n'
+     '  - name: t2\n'
+     '    adapter: broker\n'
+     '    profile: ok\n'
+     '    overrides: {3303: {0: {5701: Cel}}}\n'
+     '    send: {paths: [/3303/0/5701, /3303/0/5702]}\n',
+     [
+         "send-paths.yaml:10:61: devices[0].send.paths[0]: device 't1' (profile 'ok') binds no resource at /3303/1 (a Send path must name a bound resource, or an object or instance holding one)",
+         "send-paths.yaml:15:34: devices[1].send.paths[1]: device 't2' (profile 'ok') binds no resource at /3303/0/5702 (a Send path must name a bound resource, or an object or instance holding one)",
+     ]),
     ('endpoints',
      'gateway: {id: gw}\n'
      'lwm2m:\n'

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Information reporting of the gateway's endpoints, from the config: CON or NON notifications
+ * (lwm2m.notifications), store-and-forward with its queue in gateway.state_dir (lwm2m.store) and
+ * each device's automatic Send (`send`). Applied to every endpoint right after it is added, and
+ * again to kept endpoints on reload. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gateway.h"
+#include "lwm2m/error.h"
+#include "lwm2m/format.h"
+#include "lwm2m/report.h"
+
+#define SEND_PATHS_MAX 64
+
+/* mkdir -p: creates dir and its missing parents. Returns 0 or a negative errno. */
+static int mkdirs(const char *dir) {
+    char buf[4096];
+    size_t len = strlen(dir);
+    struct stat st;
+    if (len == 0 || len >= sizeof(buf))
+        return -ENAMETOOLONG;
+    memcpy(buf, dir, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+            return -errno;
+        buf[i] = c;
+    }
+    if (stat(dir, &st) != 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int gw_state_dir_prepare(struct gw *g, const struct cfg *cfg) {
+    const char *dir = cfg->gateway.state_dir;
+    if (!cfg->lwm2m.store.enabled || dir == NULL)
+        return 0; /* only the store-and-forward queue lives there so far */
+    int rc = mkdirs(dir);
+    if (rc != 0)
+        BR_ERR(&g->log,
+               "gateway.state_dir '%s' cannot be created: %s (lwm2m.store needs it for the "
+               "store-and-forward queue)",
+               dir, strerror(-rc));
+    return rc;
+}
+
+int gw_report_apply(struct gw *g, struct br_device *d) {
+    const struct cfg_lwm2m *l = &g->cfg->lwm2m;
+    const struct cfg_send *snd = &d->cfg->send;
+    struct lwm2m_path paths[SEND_PATHS_MAX];
+    size_t n = 0;
+    if (d->ep == NULL)
+        return 0;
+    for (size_t i = 0; i < snd->npaths && n < SEND_PATHS_MAX; i++, n++) {
+        paths[n] = (struct lwm2m_path){.len = snd->paths[i].depth};
+        memcpy(paths[n].ids, snd->paths[i].ids, snd->paths[i].depth * sizeof(uint16_t));
+    }
+    if (snd->npaths > SEND_PATHS_MAX)
+        br_log_write(&g->log, BR_LOG_WARN, d->name, d->endpoint,
+                     "send: only the first %d of %zu paths are sent", SEND_PATHS_MAX, snd->npaths);
+    struct lwm2m_report_cfg rc = {
+        .notify_con = l->notifications.con,
+        .con_every = l->notifications.con_every,
+        .send_ct = snd->format == CFG_SEND_SENML_JSON ? LWM2M_CT_SENML_JSON : LWM2M_CT_SENML_CBOR,
+        .send_paths = n ? paths : NULL,
+        .send_npaths = n,
+        .send_on_change = snd->on_change,
+        .send_period_s = snd->period_s,
+        .state_dir = l->store.enabled ? g->cfg->gateway.state_dir : NULL,
+        .store_max_entries = l->store.max_entries,
+        .store_max_bytes = l->store.max_bytes,
+    };
+    int err = lwm2m_endpoint_set_report(d->ep, &rc);
+    if (err != 0)
+        br_log_write(&g->log, BR_LOG_ERROR, d->name, d->endpoint,
+                     "cannot set reporting options: %s", lwm2m_strerror(err));
+    return err;
+}

@@ -1,0 +1,234 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Information reporting configured from the gateway's config file, end to end: Debian's mosquitto
+on a free loopback port, the test LwM2M server (libcoap3) and `lwm2m-gateway run` with MQTT-bound
+devices. `send: {on_change: true}` turns a published value into a Send carrying it in SenML;
+`send: {period: 1s}` sends every second; notifications are NON by default and CON with
+`lwm2m.notifications.con: true`; with `lwm2m.store.enabled: true` (queue in a state_dir the gateway
+creates) values published while the server is unreachable for ~5 s all arrive after it comes back,
+in order, each with the time it was taken. Prints `N passed, M failed`."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import harness
+from lwm2m_server import CT_SENML_JSON, LwM2MServer, senml_records
+from test_mqtt import Broker, Publisher
+
+GW_ID = "gw-rep"
+TEMP = "/3303/0/5700"
+S = {}
+
+PROFILE = """\
+profiles:
+  th:
+    3303: {{ 0: {{ 5700: {{ topic: "sensors/{{device}}/state", json: /temperature }}, 5701: Cel }} }}
+"""
+
+# Run A: defaults for notifications and store; one device sends on change, one every second.
+CONFIG_A = """\
+gateway: {{ id: {gw}, log_level: debug }}
+lwm2m:
+  lifetime: 120
+  servers: [ {{ uri: 'coap://127.0.0.1:{srv}' }} ]
+adapters:
+  - {{ name: broker, type: mqtt, host: 127.0.0.1, port: {mq}, qos: 1 }}
+""" + PROFILE + """\
+devices:
+  - {{ name: chg, adapter: broker, profile: th, send: {{ paths: [{temp}], on_change: true }} }}
+  - {{ name: per, adapter: broker, profile: th,
+      send: {{ paths: [{temp}, /3303/0/5701], on_change: false, period: 1s, format: senml-json }} }}
+"""
+
+# Run B: CON notifications and store-and-forward, the queue in a state_dir that does not exist yet.
+CONFIG_B = """\
+gateway: {{ id: {gw}, state_dir: state/queue, log_level: debug }}
+lwm2m:
+  lifetime: 120
+  servers: [ {{ uri: 'coap://127.0.0.1:{srv}' }} ]
+  notifications: {{ con: true }}
+  store: {{ enabled: true, max_entries: 100 }}
+adapters:
+  - {{ name: broker, type: mqtt, host: 127.0.0.1, port: {mq}, qos: 1 }}
+""" + PROFILE + """\
+    send: {{ paths: [{temp}] }}
+devices:
+  - {{ name: sf, adapter: broker, profile: th }}
+  - {{ name: cn, adapter: broker, profile: th, send: {{ paths: [{temp}], on_change: false,
+      period: 1h }} }}
+"""
+
+
+def ep(name):
+    return "urn:dev:%s:%s" % (GW_ID, name)
+
+
+def timed_values(ev, path=TEMP):
+    """[(value, t)] of path in a decoded SenML payload (t resolved against bt)."""
+    out, bt, bn = [], 0, ""
+    for r in senml_records(ev.decoded):
+        bt = r.get("bt", bt)
+        bn = r.get("bn", bn)
+        if (bn + r.get("n", "")).endswith(path) and "v" in r:
+            out.append((r["v"], bt + r.get("t", 0)))
+    return out
+
+
+def gw_log():
+    with open(S["log"], encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def publish(name, value):
+    S["pub"].publish_many([("sensors/%s/state" % name, json.dumps({"temperature": value}).encode())],
+                          qos=1)
+    return time.time()
+
+
+def start_gateway(template, names):
+    """Writes the config, starts the gateway and waits until every endpoint is registered and the
+    broker connection is up (subscribed)."""
+    with open(S["cfg"], "w", encoding="utf-8") as f:
+        f.write(template.format(gw=GW_ID, srv=S["srv"].port, mq=S["mq"], temp=TEMP))
+    S["log"] = os.path.join(S["dir"], "gw-%d.log" % len(S.setdefault("logs", [])))
+    S["logs"].append(S["log"])
+    S["gw"] = subprocess.Popen([harness.binary("bridge", "lwm2m-gateway"), "run", "-c", S["cfg"]],
+                               stdout=subprocess.DEVNULL, stderr=open(S["log"], "w"))
+    S["srv"].wait_registrations([ep(n) for n in names], timeout=10)
+    harness.wait_for(lambda: "adapter broker up" in gw_log(), timeout=10, what="broker up")
+
+
+def stop_gateway():
+    S["gw"].terminate()
+    assert S["gw"].wait(timeout=10) == 0, gw_log()[-2000:]
+    log = gw_log()
+    assert "AddressSanitizer" not in log and "runtime error" not in log, log[-3000:]
+
+
+def sends_with(name, pred, timeout):
+    """Send events of name until one satisfies pred; returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = S["srv"].wait_send(ep(name), timeout=max(0.1, deadline - time.monotonic()))
+        if pred(s):
+            return s
+
+
+# ---- tests -----------------------------------------------------------------------------------
+
+
+def test_start():
+    S["dir"] = tempfile.mkdtemp(prefix="gw-report-")
+    S["cfg"] = os.path.join(S["dir"], "gw.yaml")
+    S["broker"] = Broker()
+    S["mq"] = S["broker"].port
+    S["srv"] = LwM2MServer().start()
+    S["pub"] = Publisher(S["mq"], client_id="gw-report-test")
+    start_gateway(CONFIG_A, ["chg", "per"])
+
+
+def test_send_on_change():
+    t = publish("chg", 21.5)
+    s = sends_with("chg", lambda s: [v for v, _ in timed_values(s)] == [21.5], timeout=5)
+    assert s.code == "2.04" and s.ct == 112, s  # senml-cbor, the default
+    assert abs(timed_values(s)[0][1] - t) < 1.5, (s, t)
+    publish("chg", 22.25)
+    sends_with("chg", lambda s: [v for v, _ in timed_values(s)] == [22.25], timeout=5)
+
+
+def test_send_periodic():
+    publish("per", 19)
+    sends_with("per", lambda s: [v for v, _ in timed_values(s)] == [19], timeout=5)
+    start = time.monotonic()
+    got = [S["srv"].wait_send(ep("per"), timeout=3) for _ in range(3)]
+    took = time.monotonic() - start
+    assert 1.5 <= took <= 4.5, took  # three more, about a second apart
+    for s in got:
+        assert s.ct == CT_SENML_JSON and [v for v, _ in timed_values(s)] == [19], s
+        assert any(r.get("vs") == "Cel" for r in senml_records(s.decoded)), s.decoded
+
+
+def test_notifications_non_by_default():
+    obs = S["srv"].observe(ep("chg"), TEMP, accept=CT_SENML_JSON)
+    assert obs.ok, obs
+    publish("chg", 23)
+    n = S["srv"].wait_notify(token=obs.token, timeout=5)
+    assert n.raw["type"] == "NON", n.raw
+    stop_gateway()
+
+
+def test_check_prints_reporting():
+    with open(S["cfg"], "w", encoding="utf-8") as f:
+        f.write(CONFIG_B.format(gw=GW_ID, srv=S["srv"].port, mq=S["mq"], temp=TEMP))
+    r = subprocess.run([harness.binary("bridge", "lwm2m-gateway"), "check", "-c", S["cfg"]],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "notifications: CON" in lines, r.stdout
+    assert any(l.startswith("store: on (Notification Storing), at most 100 entries and 262144 "
+                            "bytes") and l.endswith("state/queue") for l in lines), r.stdout
+    assert "  send %s on change, senml-cbor" % TEMP in lines, r.stdout  # from the profile
+    assert "  send %s every 1h, senml-cbor" % TEMP in lines, r.stdout
+
+
+def test_con_notifications():
+    start_gateway(CONFIG_B, ["sf", "cn"])
+    assert os.path.isdir(os.path.join(S["dir"], "state", "queue")), "state_dir not created"
+    publish("cn", 29)  # a value first: observing a resource without one answers 5.03
+    harness.wait_for(lambda: S["srv"].read(ep("cn"), TEMP, accept=CT_SENML_JSON).ok, timeout=5,
+                     what="first value of cn")
+    obs = S["srv"].observe(ep("cn"), TEMP, accept=CT_SENML_JSON)
+    assert obs.ok, obs
+    publish("cn", 30)
+    n = S["srv"].wait_notify(token=obs.token, timeout=5)
+    assert n.raw["type"] == "CON", n.raw
+    assert [v for v, _ in timed_values(n)] == [30], n
+
+
+def test_store_and_forward_outage():
+    publish("sf", 20)  # online: through the queue, delivered at once
+    sends_with("sf", lambda s: [v for v, _ in timed_values(s)] == [20], timeout=5)
+    S["srv"].pause()
+    start = time.monotonic()
+    sent = []
+    for v in (21, 22.5, 24):
+        time.sleep(1.0)
+        sent.append((v, publish("sf", v)))
+    # kept on disk while the server is away (a plain CON Send would only live in memory)
+    qdir = os.path.join(S["dir"], "state", "queue")
+    harness.wait_for(lambda: any(os.path.getsize(os.path.join(qdir, f)) > 0
+                                 for f in os.listdir(qdir)), timeout=3, what="queue file")
+    time.sleep(max(0.0, 5.0 - (time.monotonic() - start)))
+    S["srv"].resume()
+    got = []
+    deadline = time.monotonic() + 25
+    while len(got) < len(sent) and time.monotonic() < deadline:
+        try:
+            got += timed_values(S["srv"].wait_send(ep("sf"), timeout=1))
+        except TimeoutError:
+            pass
+    assert [v for v, _ in got] == [v for v, _ in sent], (got, sent)
+    for (v, t), (_, want) in zip(got, sent):
+        assert abs(t - want) < 1.5, (v, t, want)  # the time it was taken, not of delivery
+    stop_gateway()
+
+
+def test_cleanup():
+    if S.get("gw") and S["gw"].poll() is None:
+        S["gw"].kill()
+        S["gw"].wait()
+    if S.get("pub"):
+        S["pub"].close()
+    if S.get("srv"):
+        S["srv"].stop()
+    if S.get("broker"):
+        S["broker"].close()
+    shutil.rmtree(S.get("dir", ""), ignore_errors=True)
+
+
+if __name__ == "__main__":
+    harness.run([test_start, test_send_on_change, test_send_periodic,
+                 test_notifications_non_by_default, test_check_prints_reporting,
+                 test_con_notifications, test_store_and_forward_outage, test_cleanup])
