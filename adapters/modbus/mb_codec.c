@@ -4,6 +4,7 @@
  * is unit-tested with vectors and fuzzed. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +127,22 @@ static int mb_decode_string(const struct mb_point_cfg *p, const uint16_t *regs, 
     return 0;
 }
 
+/* The shortest decimal that reads back as the same float32: the register holds about seven
+ * significant digits, and 230.98158 is what the device means, not 230.98158264160156 (the exact
+ * binary value widened to double), which is what a server would otherwise display. */
+static double mb_float32_decimal(float f) {
+    char buf[32];
+    if (!isfinite(f))
+        return f;
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, (double)f);
+        double d = strtod(buf, NULL);
+        if ((float)d == f) /* what a write of d back to the register gives (no double rounding) */
+            return d;
+    }
+    return f;
+}
+
 int mb_decode_regs(const struct mb_point_cfg *p, const uint16_t *regs, size_t n,
                    struct adapter_value *out, uint8_t *strbuf, size_t cap) {
     unsigned w = mb_point_width(p);
@@ -153,7 +170,7 @@ int mb_decode_regs(const struct mb_point_cfg *p, const uint16_t *regs, size_t n,
             uint32_t u32 = (uint32_t)raw;
             float f;
             memcpy(&f, &u32, sizeof(f));
-            d = f;
+            d = mb_float32_decimal(f);
         } else {
             memcpy(&d, &raw, sizeof(d));
         }

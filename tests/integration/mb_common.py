@@ -258,7 +258,8 @@ def build_map():
             hr[addr:addr + len(regs)] = regs
             pname = "%s_%s" % (name, order.lower())
             point("name=%s table=holding addr=%d type=%s order=%s" % (pname, addr, typ, order))
-            expect[pname] = (kind, struct.unpack(fmt, struct.pack(fmt, val))[0])
+            exact = struct.unpack(fmt, struct.pack(fmt, val))[0]
+            expect[pname] = (kind, float32_decimal(exact) if fmt == ">f" else exact)
             addr += len(regs)
     # addr is now 8 * (2+4+1+1+2+2+4+4) = 160: past 100, so grow the table
     hr += [0] * (addr + 60 - len(hr))
@@ -299,6 +300,16 @@ def build_map():
         point("name=di%d table=discrete addr=%d type=bool" % (i, i))
         expect["di%d" % i] = ("bool", v)
     return spec, addr, points, expect
+
+
+def float32_decimal(f):
+    """The shortest decimal that reads back as the float32 f: what the adapter reports for a
+    float32 register (123.456, not 123.45600128173828)."""
+    for prec in range(1, 10):
+        d = float("%.*g" % (prec, f))
+        if struct.unpack(">f", struct.pack(">f", d))[0] == f:
+            return d
+    return f
 
 
 def check_value(got, kind, want):
