@@ -142,13 +142,13 @@ static int setup_rd(struct bench *b, struct coap_addr *rd_addr) {
 
 static int add_endpoints(struct bench *b, struct lwm2m_memstore **stores, size_t from, size_t to,
                          const char *uri) {
-    struct lwm2m_server_cfg srv = {.uri = uri, .ssid = 1, .lifetime = 3600, .version_minor = 1,
-                                   .sec_mode = LWM2M_SEC_NOSEC};
+    struct lwm2m_server_cfg srv = {
+        .uri = uri, .ssid = 1, .lifetime = 3600, .version_minor = 1, .sec_mode = LWM2M_SEC_NOSEC};
     for (size_t i = from; i < to; i++) {
         char name[48];
         snprintf(name, sizeof(name), "urn:dev:bench:%zu", i);
-        struct lwm2m_endpoint_cfg cfg = {.name = name, .servers = &srv, .nservers = 1,
-                                         .bind_host = "127.0.0.1"};
+        struct lwm2m_endpoint_cfg cfg = {
+            .name = name, .servers = &srv, .nservers = 1, .bind_host = "127.0.0.1"};
         if (lwm2m_memstore_new(b->model, &stores[i]) != 0)
             return -1;
         fill(stores[i], i);
@@ -219,8 +219,8 @@ int main(int argc, char **argv) {
     long rssn = rss_kib();
     if (t1 < 0 || tn < 0)
         return 1;
-    printf("registration: %zu endpoints registered in %.2f s = %.0f registrations/s\n", n - 1,
-           tn, (double)(n - 1) / tn);
+    printf("registration: %zu endpoints registered in %.2f s = %.0f registrations/s\n", n - 1, tn,
+           (double)(n - 1) / tn);
     printf("memory: RSS %ld KiB with 1 endpoint, %ld KiB with %zu: %.0f bytes per endpoint "
            "beyond the first\n",
            rss1, rssn, n, (double)(rssn - rss1) * 1024.0 / (double)(n - 1));

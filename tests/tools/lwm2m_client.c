@@ -229,7 +229,9 @@ static void on_stdin(evutil_socket_t fd, short what, void *arg) {
         c->linelen = 0; /* an over-long line is dropped */
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg) { quit(arg); }
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+    quit(arg);
+}
 
 static void usage(void) {
     fprintf(stderr, "usage: lwm2m_client --server coap://HOST:PORT [--server URI]... [--count N]\n"
@@ -240,20 +242,33 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-    struct lwm2m_server_cfg srv = {.ssid = 1, .lifetime = 300, .binding = "U", .version_minor = 2,
+    struct lwm2m_server_cfg srv = {.ssid = 1,
+                                   .lifetime = 300,
+                                   .binding = "U",
+                                   .version_minor = 2,
                                    .sec_mode = LWM2M_SEC_NOSEC};
     const char *uris[4];
     size_t nuris = 0;
     struct lwm2m_engine_cfg ecfg = {0};
     const char *prefix = "urn:dev:test:", *bind = "127.0.0.1";
     size_t count = 1;
-    static const struct option opts[] = {
-        {"server", 1, 0, 's'},   {"count", 1, 0, 'n'},       {"name", 1, 0, 'p'},
-        {"lifetime", 1, 0, 'l'}, {"binding", 1, 0, 'b'},     {"version", 1, 0, 'v'},
-        {"bind", 1, 0, 'a'},     {"ssid", 1, 0, 'i'},        {"concurrency", 1, 0, 'c'},
-        {"retry-ms", 1, 0, 'r'}, {"queue-idle-ms", 1, 0, 'q'}, {"ddf", 1, 0, 'd'},
-        {"set", 1, 0, 'S'},      {"notify-con", 0, 0, 'C'},  {"send-json", 0, 0, 'J'},
-        {"store", 1, 0, 'K'},    {0, 0, 0, 0}};
+    static const struct option opts[] = {{"server", 1, 0, 's'},
+                                         {"count", 1, 0, 'n'},
+                                         {"name", 1, 0, 'p'},
+                                         {"lifetime", 1, 0, 'l'},
+                                         {"binding", 1, 0, 'b'},
+                                         {"version", 1, 0, 'v'},
+                                         {"bind", 1, 0, 'a'},
+                                         {"ssid", 1, 0, 'i'},
+                                         {"concurrency", 1, 0, 'c'},
+                                         {"retry-ms", 1, 0, 'r'},
+                                         {"queue-idle-ms", 1, 0, 'q'},
+                                         {"ddf", 1, 0, 'd'},
+                                         {"set", 1, 0, 'S'},
+                                         {"notify-con", 0, 0, 'C'},
+                                         {"send-json", 0, 0, 'J'},
+                                         {"store", 1, 0, 'K'},
+                                         {0, 0, 0, 0}};
     struct lwm2m_report_cfg rcfg = {0}; /* --notify-con, --send-json, --store (observe.c) */
     const char *ddfs[8], *sets[16];
     size_t nddf = 0, nset = 0;
@@ -266,16 +281,36 @@ int main(int argc, char **argv) {
             }
             uris[nuris++] = optarg;
             break;
-        case 'n': count = strtoul(optarg, NULL, 10); break;
-        case 'p': prefix = optarg; break;
-        case 'l': srv.lifetime = (uint32_t)strtoul(optarg, NULL, 10); break;
-        case 'b': srv.binding = optarg; break;
-        case 'v': srv.version_minor = (uint8_t)atoi(optarg); break;
-        case 'a': bind = optarg; break;
-        case 'i': srv.ssid = (uint16_t)atoi(optarg); break;
-        case 'c': ecfg.reg_concurrency = (uint32_t)strtoul(optarg, NULL, 10); break;
-        case 'r': ecfg.retry_min_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
-        case 'q': ecfg.queue_idle_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'n':
+            count = strtoul(optarg, NULL, 10);
+            break;
+        case 'p':
+            prefix = optarg;
+            break;
+        case 'l':
+            srv.lifetime = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'b':
+            srv.binding = optarg;
+            break;
+        case 'v':
+            srv.version_minor = (uint8_t)atoi(optarg);
+            break;
+        case 'a':
+            bind = optarg;
+            break;
+        case 'i':
+            srv.ssid = (uint16_t)atoi(optarg);
+            break;
+        case 'c':
+            ecfg.reg_concurrency = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'r':
+            ecfg.retry_min_ms = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'q':
+            ecfg.queue_idle_ms = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
         case 'd':
             if (nddf < 8)
                 ddfs[nddf++] = optarg;
@@ -284,13 +319,19 @@ int main(int argc, char **argv) {
             if (nset < 16)
                 sets[nset++] = optarg;
             break;
-        case 'C': rcfg.notify_con = true; break;
-        case 'J': rcfg.send_ct = LWM2M_CT_SENML_JSON; break;
+        case 'C':
+            rcfg.notify_con = true;
+            break;
+        case 'J':
+            rcfg.send_ct = LWM2M_CT_SENML_JSON;
+            break;
         case 'K': /* store-and-forward: Notification Storing on, queues in this directory */
             rcfg.state_dir = optarg;
             srv.notification_storing = true;
             break;
-        default: usage(); return 2;
+        default:
+            usage();
+            return 2;
         }
     }
     if (nuris == 0 || count == 0) {
@@ -334,8 +375,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < count; i++) {
         char name[128];
         snprintf(name, sizeof(name), "%s%zu", prefix, i);
-        struct lwm2m_endpoint_cfg cfg = {.name = name, .servers = servers, .nservers = nuris,
-                                         .bind_host = bind};
+        struct lwm2m_endpoint_cfg cfg = {
+            .name = name, .servers = servers, .nservers = nuris, .bind_host = bind};
         int rc = lwm2m_memstore_new(c.model, &c.stores[i]);
         if (rc == 0) {
             fill_store(c.stores[i], i);
@@ -351,8 +392,7 @@ int main(int argc, char **argv) {
                     return 2;
                 }
             }
-            rc = lwm2m_endpoint_add(c.eng, &cfg, &lwm2m_memstore_provider, c.stores[i],
-                                    &c.eps[i]);
+            rc = lwm2m_endpoint_add(c.eng, &cfg, &lwm2m_memstore_provider, c.stores[i], &c.eps[i]);
         }
         if (rc == 0 && (rcfg.notify_con || rcfg.send_ct != 0 || rcfg.state_dir != NULL))
             rc = lwm2m_endpoint_set_report(c.eps[i], &rcfg);

@@ -35,12 +35,12 @@ struct lwm2m_bytes {
 struct lwm2m_value {
     uint8_t type; /* enum lwm2m_type */
     union {
-        int64_t i;                 /* INTEGER, TIME */
-        uint64_t u;                /* UNSIGNED */
-        double f;                  /* FLOAT */
-        bool b;                    /* BOOLEAN */
-        struct lwm2m_objlnk lnk;   /* OBJLNK */
-        struct lwm2m_bytes bytes;  /* STRING, OPAQUE, CORELNK (not NUL-terminated) */
+        int64_t i;                /* INTEGER, TIME */
+        uint64_t u;               /* UNSIGNED */
+        double f;                 /* FLOAT */
+        bool b;                   /* BOOLEAN */
+        struct lwm2m_objlnk lnk;  /* OBJLNK */
+        struct lwm2m_bytes bytes; /* STRING, OPAQUE, CORELNK (not NUL-terminated) */
     } v;
 };
 
