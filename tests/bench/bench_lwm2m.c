@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lwm2m/engine.h"
+#include "bench_rd.h"
 #include "lwm2m/error.h"
 #include "lwm2m/memstore.h"
 
@@ -30,10 +31,8 @@ struct bench {
     struct lwm2m_engine *eng;
     struct coap_env env;
     struct coap_transport *rd_tp;
-    struct coap_endpoint *rd;
-    struct coap_addr *peers; /* registered endpoints' addresses, by registration order */
-    size_t npeers, want;
-    unsigned next_loc;
+    struct coap_endpoint *rd_ep; /* the server side: the directory and the reads */
+    struct bench_rd rd;          /* the resource directory; its peers in registration order */
     struct reader_ctx rctx[READERS];
     uint64_t reads, read_errors;
     size_t rr;
@@ -64,28 +63,15 @@ static long rss_kib(void) {
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-/* The resource directory: 2.01 with a fresh location for Register, 2.04/2.02 otherwise. */
 static int rd_handle(void *ctx, struct coap_endpoint *ep, const struct coap_incoming *in) {
-    struct bench *b = ctx;
-    struct coap_msg r;
-    char loc[16];
-    uint8_t code = in->req->code == COAP_DELETE ? COAP_202_DELETED : COAP_204_CHANGED;
-    coap_msg_init(&r, COAP_TYPE_ACK, code, 0);
-    if (in->req->code == COAP_POST && coap_msg_opt(in->req, COAP_OPT_URI_QUERY) != NULL) {
-        snprintf(loc, sizeof(loc), "%u", b->next_loc++);
-        r.code = COAP_201_CREATED;
-        coap_msg_add_opt(&r, COAP_OPT_LOCATION_PATH, "rd", 2);
-        coap_msg_add_opt(&r, COAP_OPT_LOCATION_PATH, loc, strlen(loc));
-        if (b->npeers < b->want)
-            b->peers[b->npeers++] = *in->peer;
-    }
-    return coap_reply(ep, in, &r);
+    bool registered;
+    return bench_rd_answer(&((struct bench *)ctx)->rd, ep, in, &registered);
 }
 
 static void on_event(void *ctx, const struct lwm2m_event *ev) {
     struct bench *b = ctx;
     size_t reg = 0, total = lwm2m_engine_endpoints(b->eng, &reg);
-    if (ev->type == LWM2M_EV_REGISTERED && reg == total && total == b->want)
+    if (ev->type == LWM2M_EV_REGISTERED && reg == total && total == b->rd.want)
         event_base_loopbreak(b->base);
 }
 
@@ -120,8 +106,8 @@ static void read_next(struct bench *b, int k) {
     struct coap_msg req;
     coap_msg_init(&req, COAP_TYPE_CON, COAP_GET, 0);
     coap_msg_add_path(&req, COAP_OPT_URI_PATH, "3/0/2");
-    const struct coap_addr *to = &b->peers[b->rr++ % b->npeers];
-    if (coap_request(b->rd, to, &req, on_read_done, &b->rctx[k], NULL) != 0)
+    const struct coap_addr *to = &b->rd.peers[b->rr++ % b->rd.npeers];
+    if (coap_request(b->rd_ep, to, &req, on_read_done, &b->rctx[k], NULL) != 0)
         b->read_errors++;
 }
 
@@ -135,7 +121,7 @@ static int setup_rd(struct bench *b, struct coap_addr *rd_addr) {
     struct coap_addr any;
     coap_addr_parse(&any, "127.0.0.1", 0);
     if (coap_udp_open(b->base, &any, NULL, &b->rd_tp) != 0 ||
-        coap_endpoint_new(&b->env, b->rd_tp, rd_handle, b, &b->rd) != 0)
+        coap_endpoint_new(&b->env, b->rd_tp, rd_handle, b, &b->rd_ep) != 0)
         return -1;
     return coap_transport_local_addr(b->rd_tp, rd_addr);
 }
@@ -163,7 +149,7 @@ static int add_endpoints(struct bench *b, struct lwm2m_memstore **stores, size_t
 /* Adds endpoints [from, to) and runs the loop until all are registered; returns seconds. */
 static double register_batch(struct bench *b, struct lwm2m_memstore **stores, size_t from,
                              size_t to, const char *uri) {
-    b->want = to;
+    b->rd.want = to;
     double t0 = now_s();
     if (add_endpoints(b, stores, from, to, uri) != 0)
         return -1;
@@ -185,7 +171,7 @@ static void measure_reads(struct bench *b, double secs) {
     double el = now_s() - t0;
     printf("reads: %.0f Read requests/s served (GET /3/0/2, text, %d outstanding, %zu endpoints,"
            " %llu errors)\n",
-           (double)b->reads / el, READERS, b->npeers, (unsigned long long)b->read_errors);
+           (double)b->reads / el, READERS, b->rd.npeers, (unsigned long long)b->read_errors);
 }
 
 int main(int argc, char **argv) {
@@ -205,9 +191,9 @@ int main(int argc, char **argv) {
         .base = b.base, .model = b.model, .on_event = on_event, .event_ctx = &b};
     struct coap_addr rd;
     char uri[96], host[COAP_ADDR_STRLEN];
-    b.peers = calloc(n, sizeof(*b.peers));
+    b.rd.peers = calloc(n, sizeof(*b.rd.peers));
     struct lwm2m_memstore **stores = calloc(n, sizeof(*stores));
-    if (n < 2 || b.peers == NULL || stores == NULL || lwm2m_engine_new(&ecfg, &b.eng) != 0 ||
+    if (n < 2 || b.rd.peers == NULL || stores == NULL || lwm2m_engine_new(&ecfg, &b.eng) != 0 ||
         setup_rd(&b, &rd) != 0)
         return 1;
     coap_addr_format(&rd, host, sizeof(host));

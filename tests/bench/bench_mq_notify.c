@@ -36,6 +36,7 @@
 
 #include "lwm2m/coap.h"
 #include "lwm2m/coap_endpoint.h"
+#include "bench_rd.h"
 #include "lwm2m/error.h"
 #include "lwm2m/transport.h"
 
@@ -447,9 +448,8 @@ struct srv {
     struct coap_env env;
     struct coap_transport *tp;
     struct coap_endpoint *ep;
-    struct coap_addr *peers;
-    size_t want, npeers, observed, next_obs, obs_failed;
-    unsigned next_loc;
+    struct bench_rd rd;
+    size_t observed, next_obs, obs_failed;
     bool intercept;
     uint64_t notifies, notify_con, deadline_ns;
     struct phase *wait_phase;
@@ -458,20 +458,11 @@ struct srv {
 
 static int srv_handle(void *ctx, struct coap_endpoint *ep, const struct coap_incoming *in) {
     struct srv *s = ctx;
-    struct coap_msg r;
-    char loc[16];
-    coap_msg_init(&r, COAP_TYPE_ACK, COAP_204_CHANGED, 0);
-    if (in->req->code == COAP_POST && coap_msg_opt(in->req, COAP_OPT_URI_QUERY) != NULL) {
-        snprintf(loc, sizeof(loc), "%u", s->next_loc++);
-        r.code = COAP_201_CREATED;
-        coap_msg_add_opt(&r, COAP_OPT_LOCATION_PATH, "rd", 2);
-        coap_msg_add_opt(&r, COAP_OPT_LOCATION_PATH, loc, strlen(loc));
-        if (s->npeers < s->want)
-            s->peers[s->npeers++] = *in->peer;
-        if (s->npeers == s->want)
-            event_base_loopbreak(s->base);
-    }
-    return coap_reply(ep, in, &r);
+    bool registered;
+    int rc = bench_rd_answer(&s->rd, ep, in, &registered);
+    if (registered && s->rd.npeers == s->rd.want)
+        event_base_loopbreak(s->base);
+    return rc;
 }
 
 /* Notifications (2.xx with Observe, CON or NON) are taken here once observing is set up; the
@@ -499,13 +490,13 @@ static void on_observed(void *ctx, int err, const struct coap_msg *resp, const s
 
 static int observe_next(struct srv *s) {
     struct coap_msg req;
-    if (s->next_obs >= s->npeers)
+    if (s->next_obs >= s->rd.npeers)
         return 0;
     coap_msg_init(&req, COAP_TYPE_CON, COAP_GET, 0);
     coap_msg_add_opt_uint(&req, COAP_OPT_OBSERVE, 0);
     coap_msg_add_path(&req, COAP_OPT_URI_PATH, "3303/0/5700");
     coap_msg_add_opt_uint(&req, COAP_OPT_ACCEPT, 0); /* text/plain */
-    return coap_request(s->ep, &s->peers[s->next_obs++], &req, on_observed, s, NULL);
+    return coap_request(s->ep, &s->rd.peers[s->next_obs++], &req, on_observed, s, NULL);
 }
 
 static void on_observed(void *ctx, int err, const struct coap_msg *resp,
@@ -516,7 +507,7 @@ static void on_observed(void *ctx, int err, const struct coap_msg *resp,
         s->observed++;
     else
         s->obs_failed++;
-    if (s->observed + s->obs_failed == s->want || observe_next(s) != 0)
+    if (s->observed + s->obs_failed == s->rd.want || observe_next(s) != 0)
         event_base_loopbreak(s->base);
 }
 
@@ -576,9 +567,9 @@ int main(int argc, char **argv) {
     if (getloadavg(load, 3) < 0)
         load[0] = -1;
     t_send = calloc(SEQ_CAP, sizeof(*t_send));
-    struct srv s = {.want = ndev};
-    s.peers = calloc(ndev, sizeof(*s.peers));
-    if (t_send == NULL || s.peers == NULL || mkdtemp(dir) == NULL)
+    struct srv s = {.rd = {.want = ndev}};
+    s.rd.peers = calloc(ndev, sizeof(*s.rd.peers));
+    if (t_send == NULL || s.rd.peers == NULL || mkdtemp(dir) == NULL)
         return 1;
     mosquitto_lib_init();
     int http_port = free_tcp_port();
@@ -670,9 +661,9 @@ int main(int argc, char **argv) {
     s.deadline_ns = t_start + SETUP_SEC * 1000000000ull;
     event_base_dispatch(s.base); /* until every endpoint is registered */
     double reg_s = (double)(now_ns() - t_start) / 1e9;
-    if (s.npeers < ndev) {
+    if (s.rd.npeers < ndev) {
         fprintf(stderr, "bench_mq_notify: %zu of %u endpoints registered in %d s (log: %s)\n",
-                s.npeers, ndev, SETUP_SEC, logpath);
+                s.rd.npeers, ndev, SETUP_SEC, logpath);
         goto out;
     }
     for (int k = 0; k < 16; k++)
@@ -761,7 +752,7 @@ out:
     free(bare_p.lat);
     free(gw_b.lat);
     free(gw_p.lat);
-    free(s.peers);
+    free(s.rd.peers);
     free(t_send);
     return rc;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lwm2m/engine.h"
+#include "bench_rd.h"
 #include "lwm2m/error.h"
 #include "lwm2m/memstore.h"
 #include "lwm2m/report.h"
@@ -27,10 +28,9 @@ struct bench {
     struct lwm2m_engine *eng;
     struct coap_env env;
     struct coap_transport *rd_tp;
-    struct coap_endpoint *rd;
-    struct coap_addr *peers;
-    size_t npeers, want, observed, next_obs;
-    unsigned next_loc;
+    struct coap_endpoint *rd_ep;
+    struct bench_rd rd;
+    size_t observed, next_obs;
 };
 
 static double now_s(void) {
@@ -40,25 +40,14 @@ static double now_s(void) {
 }
 
 static int rd_handle(void *ctx, struct coap_endpoint *ep, const struct coap_incoming *in) {
-    struct bench *b = ctx;
-    struct coap_msg r;
-    char loc[16];
-    coap_msg_init(&r, COAP_TYPE_ACK, COAP_204_CHANGED, 0);
-    if (in->req->code == COAP_POST && coap_msg_opt(in->req, COAP_OPT_URI_QUERY) != NULL) {
-        snprintf(loc, sizeof(loc), "%u", b->next_loc++);
-        r.code = COAP_201_CREATED;
-        coap_msg_add_opt(&r, COAP_OPT_LOCATION_PATH, "rd", 2);
-        coap_msg_add_opt(&r, COAP_OPT_LOCATION_PATH, loc, strlen(loc));
-        if (b->npeers < b->want)
-            b->peers[b->npeers++] = *in->peer;
-    }
-    return coap_reply(ep, in, &r);
+    bool registered;
+    return bench_rd_answer(&((struct bench *)ctx)->rd, ep, in, &registered);
 }
 
 static void on_event(void *ctx, const struct lwm2m_event *ev) {
     struct bench *b = ctx;
     size_t reg = 0, total = lwm2m_engine_endpoints(b->eng, &reg);
-    if (ev->type == LWM2M_EV_REGISTERED && reg == total && total == b->want)
+    if (ev->type == LWM2M_EV_REGISTERED && reg == total && total == b->rd.want)
         event_base_loopbreak(b->base);
 }
 
@@ -67,12 +56,12 @@ static void on_observed(void *ctx, int err, const struct coap_msg *resp, const s
 /* GET Observe=0 on the next endpoint (a few in flight: the directory's exchange table is small). */
 static int observe_next(struct bench *b) {
     struct coap_msg req;
-    if (b->next_obs >= b->npeers)
+    if (b->next_obs >= b->rd.npeers)
         return 0;
     coap_msg_init(&req, COAP_TYPE_CON, COAP_GET, 0);
     coap_msg_add_opt_uint(&req, COAP_OPT_OBSERVE, 0);
     coap_msg_add_path(&req, COAP_OPT_URI_PATH, "3303/0/5700");
-    return coap_request(b->rd, &b->peers[b->next_obs++], &req, on_observed, b, NULL);
+    return coap_request(b->rd_ep, &b->rd.peers[b->next_obs++], &req, on_observed, b, NULL);
 }
 
 static void on_observed(void *ctx, int err, const struct coap_msg *resp,
@@ -81,7 +70,7 @@ static void on_observed(void *ctx, int err, const struct coap_msg *resp,
     (void)p;
     if (err == 0 && resp->code == COAP_205_CONTENT && coap_msg_opt(resp, COAP_OPT_OBSERVE))
         b->observed++;
-    if (b->observed == b->want || err != 0 || observe_next(b) != 0)
+    if (b->observed == b->rd.want || err != 0 || observe_next(b) != 0)
         event_base_loopbreak(b->base);
 }
 
@@ -90,7 +79,7 @@ static int setup(struct bench *b, struct lwm2m_memstore **st, struct lwm2m_endpo
     char uri[64], host[48];
     coap_addr_parse(&any, "127.0.0.1", 0);
     if (coap_udp_open(b->base, &any, NULL, &b->rd_tp) != 0 ||
-        coap_endpoint_new(&b->env, b->rd_tp, rd_handle, b, &b->rd) != 0 ||
+        coap_endpoint_new(&b->env, b->rd_tp, rd_handle, b, &b->rd_ep) != 0 ||
         coap_transport_local_addr(b->rd_tp, &rd) != 0)
         return -1;
     coap_addr_format(&rd, host, sizeof(host));
@@ -99,7 +88,7 @@ static int setup(struct bench *b, struct lwm2m_memstore **st, struct lwm2m_endpo
         .uri = uri, .ssid = 1, .lifetime = 3600, .version_minor = 1, .sec_mode = LWM2M_SEC_NOSEC};
     /* A NON stream's periodic CON would get a RST from the sink: keep it out of the run. */
     struct lwm2m_report_cfg rcfg = {.con_every = 65535};
-    for (size_t i = 0; i < b->want; i++) {
+    for (size_t i = 0; i < b->rd.want; i++) {
         char name[48];
         snprintf(name, sizeof(name), "urn:dev:bench:%zu", i);
         struct lwm2m_endpoint_cfg cfg = {
@@ -116,14 +105,14 @@ static int setup(struct bench *b, struct lwm2m_memstore **st, struct lwm2m_endpo
         if (observe_next(b) != 0)
             return -1;
     event_base_dispatch(b->base); /* until every observation is established */
-    return b->observed == b->want ? 0 : -1;
+    return b->observed == b->rd.want ? 0 : -1;
 }
 
 /* The directory's socket is replaced by a plain one on the same port that only drains. */
 static int sink_open(struct bench *b, struct sockaddr_in *to) {
     struct coap_addr rd;
     coap_transport_local_addr(b->rd_tp, &rd);
-    coap_endpoint_free(b->rd);
+    coap_endpoint_free(b->rd_ep);
     coap_transport_close(b->rd_tp);
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     int big = 8 << 20;
@@ -158,7 +147,7 @@ static void pct(double *v, size_t n, double *p50, double *p99) {
 
 int main(int argc, char **argv) {
     struct bench b = {0};
-    b.want = argc > 1 ? strtoul(argv[1], NULL, 10) : 100;
+    b.rd.want = argc > 1 ? strtoul(argv[1], NULL, 10) : 100;
     size_t rounds = argc > 2 ? strtoul(argv[2], NULL, 10) : 2000;
     size_t samples = argc > 3 ? strtoul(argv[3], NULL, 10) : 20000;
     b.base = event_base_new();
@@ -167,16 +156,16 @@ int main(int argc, char **argv) {
     coap_env_init(&b.env, b.base);
     struct lwm2m_engine_cfg ecfg = {
         .base = b.base, .model = b.model, .on_event = on_event, .event_ctx = &b};
-    struct lwm2m_memstore **st = calloc(b.want, sizeof(*st));
-    struct lwm2m_endpoint **eps = calloc(b.want, sizeof(*eps));
+    struct lwm2m_memstore **st = calloc(b.rd.want, sizeof(*st));
+    struct lwm2m_endpoint **eps = calloc(b.rd.want, sizeof(*eps));
     double *lat = malloc(samples * sizeof(*lat)), *bare = malloc(samples * sizeof(*bare));
-    b.peers = calloc(b.want, sizeof(*b.peers));
+    b.rd.peers = calloc(b.rd.want, sizeof(*b.rd.peers));
     struct sockaddr_in to;
     int sink = -1;
-    if (st == NULL || eps == NULL || lat == NULL || bare == NULL || b.peers == NULL ||
+    if (st == NULL || eps == NULL || lat == NULL || bare == NULL || b.rd.peers == NULL ||
         lwm2m_engine_new(&ecfg, &b.eng) != 0 || setup(&b, st, eps) != 0 ||
         (sink = sink_open(&b, &to)) < 0) {
-        fprintf(stderr, "bench_notify: setup failed (%zu registered, %zu observed)\n", b.npeers,
+        fprintf(stderr, "bench_notify: setup failed (%zu registered, %zu observed)\n", b.rd.npeers,
                 b.observed);
         return 1;
     }
@@ -186,7 +175,7 @@ int main(int argc, char **argv) {
     uint64_t n0 = rs->notifications;
     double t0 = now_s();
     for (size_t r = 0; r < rounds; r++) {
-        for (size_t i = 0; i < b.want; i++)
+        for (size_t i = 0; i < b.rd.want; i++)
             change(st[i], eps[i], (double)(r * 7 + i) / 10.0);
         event_base_loop(b.base, EVLOOP_NONBLOCK);
         drain(sink);
@@ -201,7 +190,7 @@ int main(int argc, char **argv) {
     t0 = now_s();
     for (uint64_t k = 0; k < sent; k++) {
         sendto(fd, dgram, sizeof(dgram), 0, (struct sockaddr *)&to, sizeof(to));
-        if (k % b.want == 0)
+        if (k % b.rd.want == 0)
             drain(sink);
     }
     double bare_rate = (double)sent / (now_s() - t0);
@@ -209,7 +198,7 @@ int main(int argc, char **argv) {
     /* Latency: one change, one pass; the notification has left when the pass returns. */
     for (size_t k = 0; k < samples; k++) {
         double s = now_s();
-        change(st[k % b.want], eps[k % b.want], (double)k);
+        change(st[k % b.rd.want], eps[k % b.rd.want], (double)k);
         event_base_loop(b.base, EVLOOP_NONBLOCK);
         lat[k] = now_s() - s;
         s = now_s();
@@ -222,7 +211,7 @@ int main(int argc, char **argv) {
     pct(lat, samples, &p50, &p99);
     pct(bare, samples, &b50, &b99);
     printf("notify: %.0f notifications/s on one core (%llu in %.2f s, %zu endpoints, NON, text)\n",
-           rate, (unsigned long long)sent, el, b.want);
+           rate, (unsigned long long)sent, el, b.rd.want);
     printf("bare:   %.0f sendto/s of a %zu-byte datagram; notify/bare = %.2f\n", bare_rate,
            sizeof(dgram), rate / bare_rate);
     printf("latency change->sendto: p50 %.1f us, p99 %.1f us; bare sendto p50 %.1f us, p99 %.1f "
@@ -232,13 +221,13 @@ int main(int argc, char **argv) {
     close(fd);
     close(sink);
     lwm2m_engine_free(b.eng);
-    for (size_t i = 0; i < b.want; i++)
+    for (size_t i = 0; i < b.rd.want; i++)
         lwm2m_memstore_free(st[i]);
     free(st);
     free(eps);
     free(lat);
     free(bare);
-    free(b.peers);
+    free(b.rd.peers);
     lwm2m_model_free(b.model);
     event_base_free(b.base);
     return 0;
