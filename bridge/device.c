@@ -156,10 +156,11 @@ int br_device_error_code(const struct br_device *d) {
 }
 
 void br_device_changed(struct br_device *d, uint16_t obj, uint16_t inst, uint16_t res) {
-    if (d->ep == NULL)
-        return;
     struct lwm2m_path p = lwm2m_path_make(3, obj, inst, res, 0);
-    lwm2m_endpoint_changed(d->ep, &p);
+    if (d->gwdev != NULL)
+        lwm2m_gwdev_changed(d->gwdev, &p);
+    else if (d->ep != NULL)
+        lwm2m_endpoint_changed(d->ep, &p);
 }
 
 /* ---- provider: listing ---------------------------------------------------------------------- */

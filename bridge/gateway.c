@@ -26,6 +26,8 @@ static uint64_t now_ms(void) {
 /* ---- endpoints ------------------------------------------------------------------------------ */
 
 int gw_endpoint_attach(struct gw *g, struct br_device *d) {
+    if (gw_host_mode(g))
+        return gw_host_attach(g, d);
     const struct cfg_lwm2m *l = &g->cfg->lwm2m;
     struct lwm2m_server_cfg srv[16];
     size_t n = 0;
@@ -60,6 +62,11 @@ int gw_endpoint_attach(struct gw *g, struct br_device *d) {
 }
 
 void gw_endpoint_detach(struct gw *g, struct br_device *d) {
+    if (d->gwdev != NULL) {
+        gw_host_detach(g, d);
+        event_active(g->ev_gc, EV_TIMEOUT, 1);
+        return;
+    }
     if (d->ep == NULL)
         return;
     struct gw_handle *h = d->handle;
@@ -80,6 +87,7 @@ static void gc_cb(evutil_socket_t fd, short what, void *arg) {
     size_t live = 0, total = lwm2m_engine_endpoints(g->eng, NULL);
     for (struct br_device *d = g->devices; d != NULL; d = d->next)
         live += d->ep != NULL;
+    live += g->host != NULL;
     if (total == live) {
         while (g->tombs != NULL) {
             struct gw_handle *h = g->tombs;
@@ -114,7 +122,7 @@ static uint32_t down_deregister_ms(const struct gw *g, const struct br_device *d
 static void down_timer_cb(evutil_socket_t fd, short what, void *arg) {
     struct br_device *d = arg;
     struct gw *g = d->env->ctx;
-    if (d->up || d->ep == NULL || g->stopping)
+    if (d->up || d->ep == NULL || g->stopping) /* gateway mode: devices stay on the endpoint */
         return;
     br_log_write(&g->log, BR_LOG_WARN, d->name, d->endpoint,
                  "down for %u ms: deregistering until it is back", down_deregister_ms(g, d));
@@ -386,7 +394,9 @@ static void on_event(void *ctx, const struct lwm2m_event *ev) {
                  "%s with server %u (LwM2M 1.%u, port %u)%s%s", lwm2m_event_name(ev->type),
                  ev->ssid, ev->version_minor, lwm2m_endpoint_port(ev->ep), ev->err ? ": " : "",
                  ev->err ? lwm2m_strerror(ev->err) : "");
-    if (d != NULL) {
+    if (ev->ep == g->host) {
+        gw_host_registered(g, lwm2m_endpoint_registered(ev->ep));
+    } else if (d != NULL) {
         bool reg = lwm2m_endpoint_registered(ev->ep);
         if (reg && d->state != BR_DEV_REGISTERED)
             d->registered_mono = now_ms();
@@ -428,13 +438,6 @@ static int load_models(struct gw *g) {
 /* What `run` cannot do yet is refused up front, with the reason. */
 int gw_cfg_runnable(const struct cfg *cfg) {
     const struct cfg_lwm2m *l = &cfg->lwm2m;
-    if (l->mode == CFG_MODE_GATEWAY) {
-        fprintf(stderr,
-                "%s: lwm2m.mode gateway is not supported by 'run' yet "
-                "(use endpoint-per-device)\n",
-                cfg->file);
-        return -1;
-    }
     for (size_t i = 0; i < l->nservers; i++) {
         if (l->servers[i].security.mode != CFG_SEC_NOSEC) {
             fprintf(stderr,
@@ -477,6 +480,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg) {
         d->state = BR_DEV_STOPPING;
         gw_endpoint_detach(g, d);
     }
+    gw_host_close(g);
     struct timeval tv = {STOP_BOUND_S, 0};
     evtimer_add(g->ev_stop_timer, &tv);
     event_active(g->ev_gc, EV_TIMEOUT, 1);
@@ -542,6 +546,7 @@ static void gw_teardown(struct gw *g) {
     }
     if (g->eng != NULL)
         lwm2m_engine_free(g->eng); /* endpoints still pending De-register are dropped */
+    free(g->host_ctx);
     while (g->devices != NULL) {
         struct br_device *d = g->devices;
         g->devices = d->next;

@@ -60,6 +60,8 @@ struct gw {
     uint64_t progress_mono; /* last "registered N/M" line */
     size_t progress_reg;
     struct br_device *graveyard; /* owned: gone discovered devices waiting for their writes */
+    struct lwm2m_endpoint *host; /* gateway mode: the one endpoint (the engine owns it) */
+    void *host_ctx;              /* ... and its provider context (owned, freed at teardown) */
     uint64_t reloads, reload_failures;
 };
 
@@ -86,6 +88,15 @@ struct br_device *gw_device_find(struct gw *g, const char *name);
 int gw_cfg_runnable(const struct cfg *cfg);
 /* Applies the process-wide settings of g->cfg that may change on reload (log level). */
 void gw_apply_settings(struct gw *g);
+
+/* gw_host.c: `lwm2m.mode: gateway`. gw_host_attach adds d as an IoT device of the one
+ * endpoint (made on first use); gw_host_detach removes it at once; gw_host_close deregisters the
+ * endpoint (stop); gw_host_registered sets every hosted device's state. */
+bool gw_host_mode(const struct gw *g);
+int gw_host_attach(struct gw *g, struct br_device *d);
+void gw_host_detach(struct gw *g, struct br_device *d);
+void gw_host_close(struct gw *g);
+void gw_host_registered(struct gw *g, bool reg);
 
 /* gw_report.c: creates gateway.state_dir when lwm2m.store needs it (0, or a negative errno,
  * logged); sets the reporting options of g->cfg on d's endpoint (0 or an LwM2M error, logged;

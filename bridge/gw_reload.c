@@ -251,7 +251,7 @@ void gw_reload(struct gw *g) {
     if (rc == 0)
         rc = gw_adapters_create(g);
     for (struct br_device *d = g->devices; d != NULL; d = d->next) {
-        if (d->ep == NULL && d->state != BR_DEV_DOWN_DEREGISTERED)
+        if (d->ep == NULL && d->gwdev == NULL && d->state != BR_DEV_DOWN_DEREGISTERED)
             gw_endpoint_attach(g, d);
         else
             gw_report_apply(g, d); /* kept: notifications and send may have changed */

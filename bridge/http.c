@@ -68,7 +68,8 @@ static void readyz(struct evhttp_request *req, struct gw *g) {
         if (d->state == BR_DEV_DOWN_DEREGISTERED)
             continue; /* deregistered on purpose while its bus is down */
         want++;
-        have += d->ep != NULL && lwm2m_endpoint_registered(d->ep);
+        have += (d->ep != NULL && lwm2m_endpoint_registered(d->ep)) ||
+                (d->gwdev != NULL && d->state == BR_DEV_REGISTERED);
     }
     snprintf(msg, sizeof(msg), "%s: %zu/%zu endpoints registered",
              have == want && !g->stopping ? "ready" : "not ready", have, want);
@@ -278,7 +279,11 @@ static json_t *json_device(struct gw *g, const struct br_device *d, uint64_t now
         return NULL;
     }
     json_object_set_new(o, "port", d->ep ? json_integer(lwm2m_endpoint_port(d->ep)) : json_null());
-    json_object_set_new(o, "registered", json_boolean(d->ep && lwm2m_endpoint_registered(d->ep)));
+    json_object_set_new(o, "registered",
+                        json_boolean((d->ep && lwm2m_endpoint_registered(d->ep)) ||
+                                     (d->gwdev && d->state == BR_DEV_REGISTERED)));
+    if (d->gwdev != NULL)
+        json_object_set_new(o, "prefix", json_string(lwm2m_gwdev_prefix(d->gwdev)));
     json_object_set_new(o, "detail", json_string(d->detail));
     json_object_set_new(o, "discovered", json_boolean(d->discovered));
     json_object_set_new(o, "values", vals ? vals : json_array());

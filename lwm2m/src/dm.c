@@ -212,11 +212,32 @@ struct lwm2m_server *lwm2m_server_by_addr(struct lwm2m_endpoint *ep, const struc
     return NULL;
 }
 
+/* Gateway mode: a first segment that is not a number names an IoT device's prefix (TS Gateway:
+ * "/dev1/3303/0/5700"); the request then runs on that device's view with the rest of the path.
+ * *off is where the rest starts. An unknown prefix is 4.04. */
+static int route_prefix(struct lwm2m_dm_req *r, const char *path, size_t n, size_t *off) {
+    size_t i = n > 0 && path[0] == '/' ? 1 : 0, end = i;
+    *off = 0;
+    if (i >= n || (path[i] >= '0' && path[i] <= '9'))
+        return 0;
+    while (end < n && path[end] != '/')
+        end++;
+    struct lwm2m_gwdev *d = lwm2m_gwdev_find(r->ep, path + i, end - i);
+    if (d == NULL)
+        return LWM2M_ERR_NOTFOUND;
+    r->ep = &d->view;
+    *off = end;
+    return 0;
+}
+
 /* Fills r from the request's options. A malformed option value is a bad request. */
 static int parse_request(struct lwm2m_dm_req *r, const struct coap_msg *m) {
-    char path[64];
+    char path[96];
+    size_t off = 0;
     int n = coap_msg_path(m, COAP_OPT_URI_PATH, path, sizeof(path));
-    if (n < 0 || lwm2m_path_parse(path, (size_t)n, &r->path) != 0)
+    if (n >= 0 && r->ep->gwdevs != NULL && route_prefix(r, path, (size_t)n, &off) != 0)
+        return LWM2M_ERR_NOTFOUND;
+    if (n < 0 || lwm2m_path_parse(path + off, (size_t)n - off, &r->path) != 0)
         return LWM2M_ERR_NOTFOUND; /* not an LwM2M path: nothing lives there */
     int rc = coap_msg_opt_uint(m, COAP_OPT_CONTENT_FORMAT, &r->cf);
     r->has_cf = rc == 0;
@@ -308,6 +329,17 @@ static int dispatch(struct lwm2m_dm_req *r, uint8_t code) {
     }
 }
 
+/* The engine's /25 is read-only for a server: Read, Discover, Observe, Write-Attributes and the
+ * composite reads only (its instances come and go with the owner's devices). */
+static bool gateway_read_only(const struct lwm2m_dm_req *r, const struct coap_incoming *in) {
+    uint8_t code = in->req->code;
+    if (r->ep->gwdevs == NULL || r->path.len == 0 || r->path.ids[0] != LWM2M_OID_GATEWAY)
+        return false;
+    if (code == COAP_GET || code == COAP_FETCH)
+        return false;
+    return !(code == COAP_PUT && !r->has_cf && in->body_len == 0);
+}
+
 int lwm2m_dm_handle(void *ctx, struct coap_endpoint *cep, const struct coap_incoming *in) {
     struct lwm2m_endpoint *ep = ctx;
     struct lwm2m_dm_req r = {.ep = ep, .model = ep->eng->model, .cep = cep, .in = in};
@@ -321,5 +353,7 @@ int lwm2m_dm_handle(void *ctx, struct coap_endpoint *cep, const struct coap_inco
         return lwm2m_dm_reply_err(&r, rc);
     if (r.path.len >= 1 && lwm2m_dm_oid_protected(r.path.ids[0]))
         return lwm2m_dm_reply_err(&r, LWM2M_DM_ERR_UNAUTHORIZED);
+    if (gateway_read_only(&r, in))
+        return lwm2m_dm_reply_err(&r, LWM2M_DM_ERR_NOT_ALLOWED);
     return dispatch(&r, in->req->code);
 }

@@ -17,7 +17,7 @@ struct disc {
 
 static int add_link(struct disc *d, const struct lwm2m_path *p) {
     const struct lwm2m_attrs *a = lwm2m_attr_get(d->r->ep, d->r->srv->ssid, p);
-    int rc = lwm2m_link_add(d->w, NULL, p);
+    int rc = lwm2m_link_add(d->w, d->r->ep->prefix, p);
     return rc == 0 && a != NULL ? lwm2m_attr_link(d->w, a) : rc;
 }
 
@@ -32,7 +32,7 @@ static int disc_res_instance(void *c, uint16_t riid) {
 static int disc_resource_link(struct disc *d, const struct lwm2m_path *p, bool target) {
     const struct lwm2m_resource_def *rd = lwm2m_model_path_resource(d->r->model, p);
     struct lwm2m_attrs a = {0};
-    int rc = lwm2m_link_add(d->w, NULL, p);
+    int rc = lwm2m_link_add(d->w, d->r->ep->prefix, p);
     if (rc == 0 && rd != NULL && rd->multiple)
         rc = lwm2m_link_attr_int(d->w, "dim", (int64_t)lwm2m_src_count_res_instances(d->r, p));
     for (uint8_t lvl = target ? 1 : 3; lvl <= 3; lvl++) {
@@ -73,7 +73,7 @@ static int disc_object(struct disc *d) {
     const struct lwm2m_object_def *o = lwm2m_model_object(d->r->model, d->oid);
     struct lwm2m_path p = lwm2m_path_make(1, d->oid, 0, 0, 0);
     const struct lwm2m_attrs *a = lwm2m_attr_get(d->r->ep, d->r->srv->ssid, &p);
-    int rc = lwm2m_link_add(d->w, NULL, &p);
+    int rc = lwm2m_link_add(d->w, d->r->ep->prefix, &p);
     if (rc == 0 && o != NULL && o->version != NULL && strcmp(o->version, "1.0") != 0)
         rc = lwm2m_link_attr(d->w, "ver", o->version);
     if (rc == 0 && a != NULL)

@@ -124,19 +124,24 @@ static void body_free(struct body *b) {
     b->buf = NULL;
 }
 
-/* Runs the walks over paths[0..n) (one request path, or a Read-Composite list) into b. */
+/* Runs the walks over paths[0..n) (one request path, or a Read-Composite list) into b. In gateway
+ * mode eps[i] (NULL: all r->ep) is the endpoint or device view paths[i] belongs to. */
 static int encode(const struct lwm2m_dm_req *r, unsigned ct, const struct lwm2m_path *req,
-                  const struct lwm2m_path *paths, size_t n, bool skip_missing, struct body *b) {
+                  const struct lwm2m_path *paths, struct lwm2m_endpoint *const *eps, size_t n,
+                  bool skip_missing, struct body *b) {
     size_t cap = sizeof(b->stack);
     b->buf = b->stack;
     for (;;) {
         struct lwm2m_encoder enc;
-        struct walk w = {.r = r, .enc = &enc};
+        struct lwm2m_dm_req sub = *r;
+        struct walk w = {.r = &sub, .enc = &enc};
         int rc = lwm2m_encoder_init(&enc, ct, req, b->buf, cap);
         if (rc != 0)
             return LWM2M_DM_ERR_NOT_ACCEPTABLE; /* a format we list but cannot write yet */
         for (size_t i = 0; i < n && rc == 0; i++) {
-            rc = skip_missing ? read_check(r, &paths[i]) : 0;
+            sub.ep = eps != NULL ? eps[i] : r->ep;
+            enc.prefix = sub.ep->prefix;
+            rc = skip_missing ? read_check(&sub, &paths[i]) : 0;
             if (rc == LWM2M_ERR_NOTFOUND || rc == LWM2M_DM_ERR_NOT_ALLOWED)
                 rc = 0; /* Read-Composite leaves out what it cannot read */
             else if (rc == 0)
@@ -174,6 +179,9 @@ static int negotiate(const struct lwm2m_dm_req *r, const struct lwm2m_path *p, u
     int n = lwm2m_ct_normalize(r->accept);
     if (n < 0 || n == LWM2M_CT_LINK || !lwm2m_fmt_supports((unsigned)n, p, multiple, type))
         return LWM2M_DM_ERR_NOT_ACCEPTABLE;
+    /* LwM2M CBOR names by numeric ids only: it cannot carry a device prefix. */
+    if (n == LWM2M_CT_LWM2M_CBOR && r->ep->prefix != NULL)
+        return LWM2M_DM_ERR_NOT_ACCEPTABLE;
     *ct = (unsigned)n;
     return 0;
 }
@@ -185,7 +193,7 @@ static int read_prepare(const struct lwm2m_dm_req *r, unsigned *ct, struct body 
     if (rc == 0)
         rc = negotiate(r, &r->path, ct);
     if (rc == 0)
-        rc = encode(r, *ct, &r->path, &r->path, 1, false, b);
+        rc = encode(r, *ct, &r->path, &r->path, NULL, 1, false, b);
     return rc;
 }
 
@@ -236,17 +244,27 @@ int lwm2m_dm_read_encode(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
 
 /* ---- Read-Composite ------------------------------------------------------------------------- */
 
-static int cmp_paths(const void *a, const void *b) {
-    return lwm2m_path_cmp(a, b);
+/* A Read-Composite path and, in gateway mode, the device it names (0: the endpoint itself). */
+struct cpath {
+    struct lwm2m_path path;
+    uint16_t dev;
+};
+
+static int cmp_cpaths(const void *a, const void *b) {
+    const struct cpath *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    return lwm2m_path_cmp(&x->path, &y->path);
 }
 
 /* Sorts the list and drops paths another one in the list already covers, so that every value
  * is encoded once and in the order LwM2M CBOR needs. */
-static size_t normalize_paths(struct lwm2m_path *p, size_t n) {
+static size_t normalize_paths(struct cpath *p, size_t n) {
     size_t k = 0;
-    qsort(p, n, sizeof(*p), cmp_paths);
+    qsort(p, n, sizeof(*p), cmp_cpaths);
     for (size_t i = 0; i < n; i++)
-        if (k == 0 || !lwm2m_path_has_prefix(&p[i], &p[k - 1]))
+        if (k == 0 || p[i].dev != p[k - 1].dev ||
+            !lwm2m_path_has_prefix(&p[i].path, &p[k - 1].path))
             p[k++] = p[i];
     return k;
 }
@@ -267,38 +285,69 @@ static int composite_formats(const struct lwm2m_dm_req *r, unsigned *in, unsigne
     return 0;
 }
 
+/* The payload's paths into the arrays (LWM2M_DM_PATHS_MAX each), sorted and deduplicated; in
+ * gateway mode names may start with a device prefix (TS Gateway: "/dev1/3303/0/5700"), an
+ * unknown one is 4.04. */
 static int composite_paths(const struct lwm2m_dm_req *r, unsigned cf, struct lwm2m_path *paths,
-                           size_t *n) {
-    int rc = lwm2m_decode_paths(cf, r->in->body, r->in->body_len, paths, LWM2M_DM_PATHS_MAX, n);
+                           struct lwm2m_endpoint **eps, size_t *n) {
+    struct lwm2m_decode_cfg dc = {.ct = cf};
+    struct lwm2m_endpoint *host = r->ep->gwdev != NULL ? r->ep->gwdev->host : r->ep;
+    uint16_t devs[LWM2M_DM_PATHS_MAX];
+    if (host->gwdevs != NULL) {
+        dc.prefix_of = lwm2m_gwdev_prefix_of;
+        dc.prefix_ctx = host;
+    }
+    int rc = lwm2m_decode_paths_gw(&dc, r->in->body, r->in->body_len, paths, devs,
+                                   LWM2M_DM_PATHS_MAX, n);
     if (rc == LWM2M_ERR_UNSUPPORTED)
         return LWM2M_DM_ERR_BAD_CT;
+    if (rc == LWM2M_ERR_NOTFOUND)
+        return rc;
     if (rc != 0)
         return rc == LWM2M_ERR_NOSPACE ? rc : LWM2M_ERR_FORMAT;
+    struct cpath *cp = malloc(*n * sizeof(*cp) + 1);
+    if (cp == NULL)
+        return LWM2M_ERR_NOMEM;
     for (size_t i = 0; i < *n; i++)
-        if (paths[i].len >= 1 && lwm2m_dm_oid_protected(paths[i].ids[0]))
-            return LWM2M_DM_ERR_UNAUTHORIZED;
-    *n = normalize_paths(paths, *n);
-    return 0;
+        cp[i] = (struct cpath){paths[i], devs[i]};
+    *n = normalize_paths(cp, *n);
+    for (size_t i = 0; i < *n && rc == 0; i++) {
+        paths[i] = cp[i].path;
+        eps[i] = cp[i].dev == 0 ? r->ep : lwm2m_gwdev_view(host, cp[i].dev);
+        if (eps[i] == NULL)
+            rc = LWM2M_ERR_NOTFOUND;
+        else if (paths[i].len >= 1 && lwm2m_dm_oid_protected(paths[i].ids[0]))
+            rc = LWM2M_DM_ERR_UNAUTHORIZED;
+        else if (eps[i]->prefix != NULL && r->has_accept &&
+                 lwm2m_ct_normalize(r->accept) == LWM2M_CT_LWM2M_CBOR)
+            rc = LWM2M_DM_ERR_NOT_ACCEPTABLE; /* LwM2M CBOR cannot name a prefix */
+    }
+    free(cp);
+    return rc;
 }
 
 int lwm2m_dm_read_composite(struct lwm2m_dm_req *r) {
     static const struct lwm2m_path root = {.len = 0};
     struct lwm2m_path *paths = NULL;
+    struct lwm2m_endpoint **eps = NULL;
     struct body b = {.buf = NULL};
     unsigned cf = 0, ct = 0;
     size_t n = 0;
     int rc = r->path.len == 0 ? composite_formats(r, &cf, &ct) : LWM2M_DM_ERR_NOT_ALLOWED;
     if (rc == 0) {
         paths = malloc(LWM2M_DM_PATHS_MAX * sizeof(*paths));
-        rc = paths != NULL ? composite_paths(r, cf, paths, &n) : LWM2M_ERR_NOMEM;
+        eps = malloc(LWM2M_DM_PATHS_MAX * sizeof(*eps));
+        rc =
+            paths != NULL && eps != NULL ? composite_paths(r, cf, paths, eps, &n) : LWM2M_ERR_NOMEM;
     }
     if (rc == 0)
-        rc = encode(r, ct, &root, paths, n, true, &b);
+        rc = encode(r, ct, &root, paths, eps, n, true, &b);
     if (rc == 0)
         rc = lwm2m_dm_reply(r, COAP_205_CONTENT, (int)ct, b.buf, b.len);
     else
         rc = lwm2m_dm_reply_err(r, rc);
     body_free(&b);
     free(paths);
+    free(eps);
     return rc;
 }

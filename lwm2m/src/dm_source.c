@@ -10,11 +10,27 @@
 struct filter_ctx {
     lwm2m_id_fn fn;
     void *ctx;
+    bool gateway; /* the engine's /25 is still to be listed */
 };
 
-/* The provider is never asked for 0 and 1, but a provider listing them is not trusted either. */
+/* True when the engine itself serves oid on r's endpoint: the Server object on a real endpoint,
+ * the Gateway object on one that hosts IoT devices. A device's view has neither. */
+static bool engine_object(const struct lwm2m_dm_req *r, uint16_t oid) {
+    if (oid == LWM2M_OID_SERVER)
+        return r->ep->gwdev == NULL;
+    return oid == LWM2M_OID_GATEWAY && r->ep->gwdevs != NULL;
+}
+
+/* The provider is never asked for 0 and 1, but a provider listing them is not trusted either;
+ * the engine's /25 goes in its place in the ascending order. */
 static int skip_engine_objects(void *c, uint16_t oid) {
     struct filter_ctx *f = c;
+    if (f->gateway && oid >= LWM2M_OID_GATEWAY) {
+        f->gateway = false;
+        int rc = f->fn(f->ctx, LWM2M_OID_GATEWAY);
+        if (rc != 0 || oid == LWM2M_OID_GATEWAY)
+            return rc;
+    }
     if (oid == LWM2M_OID_SERVER || lwm2m_dm_oid_protected(oid))
         return 0;
     return f->fn(f->ctx, oid);
@@ -22,17 +38,22 @@ static int skip_engine_objects(void *c, uint16_t oid) {
 
 int lwm2m_src_objects(const struct lwm2m_dm_req *r, lwm2m_id_fn fn, void *ctx) {
     const struct lwm2m_provider *p = r->ep->prov;
-    struct filter_ctx f = {fn, ctx};
-    int rc = fn(ctx, LWM2M_OID_SERVER);
-    if (rc != 0 || p == NULL || p->list_objects == NULL)
-        return rc;
-    return p->list_objects(r->ep->pctx, skip_engine_objects, &f);
+    struct filter_ctx f = {fn, ctx, r->ep->gwdevs != NULL};
+    int rc = r->ep->gwdev == NULL ? fn(ctx, LWM2M_OID_SERVER) : 0;
+    if (rc == 0 && p != NULL && p->list_objects != NULL)
+        rc = p->list_objects(r->ep->pctx, skip_engine_objects, &f);
+    if (rc == 0 && f.gateway)
+        rc = fn(ctx, LWM2M_OID_GATEWAY);
+    return rc;
 }
 
 int lwm2m_src_instances(const struct lwm2m_dm_req *r, uint16_t oid, lwm2m_id_fn fn, void *ctx) {
     const struct lwm2m_provider *p = r->ep->prov;
+    if (engine_object(r, oid))
+        return oid == LWM2M_OID_SERVER ? lwm2m_srvobj_instances(r->ep, fn, ctx)
+                                       : lwm2m_gwdev_instances(r->ep, fn, ctx);
     if (oid == LWM2M_OID_SERVER)
-        return lwm2m_srvobj_instances(r->ep, fn, ctx);
+        return 0;
     if (lwm2m_dm_oid_protected(oid) || p == NULL || p->list_instances == NULL)
         return 0;
     return p->list_instances(r->ep->pctx, oid, fn, ctx);
@@ -52,9 +73,10 @@ static int model_resources(const struct lwm2m_dm_req *r, uint16_t oid, lwm2m_id_
 int lwm2m_src_resources(const struct lwm2m_dm_req *r, uint16_t oid, uint16_t iid, lwm2m_id_fn fn,
                         void *ctx) {
     const struct lwm2m_provider *p = r->ep->prov;
-    if (oid == LWM2M_OID_SERVER)
-        return lwm2m_srvobj_resources(r->ep, iid, fn, ctx);
-    if (lwm2m_dm_oid_protected(oid) || p == NULL)
+    if (engine_object(r, oid))
+        return oid == LWM2M_OID_SERVER ? lwm2m_srvobj_resources(r->ep, iid, fn, ctx)
+                                       : lwm2m_gwdev_resources(r->ep, iid, fn, ctx);
+    if (oid == LWM2M_OID_SERVER || lwm2m_dm_oid_protected(oid) || p == NULL)
         return 0;
     if (p->list_resources == NULL)
         return model_resources(r, oid, fn, ctx);
@@ -65,17 +87,19 @@ int lwm2m_src_res_instances(const struct lwm2m_dm_req *r, const struct lwm2m_pat
                             lwm2m_id_fn fn, void *ctx) {
     const struct lwm2m_provider *p = r->ep->prov;
     if (path->ids[0] == LWM2M_OID_SERVER || lwm2m_dm_oid_protected(path->ids[0]) || p == NULL ||
-        p->list_res_instances == NULL)
-        return 0; /* the Server object has no multiple resources */
+        p->list_res_instances == NULL || engine_object(r, path->ids[0]))
+        return 0; /* the Server and Gateway objects have no multiple resources */
     return p->list_res_instances(r->ep->pctx, path, fn, ctx);
 }
 
 int lwm2m_src_read(const struct lwm2m_dm_req *r, const struct lwm2m_path *path,
                    struct lwm2m_value *out) {
     const struct lwm2m_provider *p = r->ep->prov;
-    if (path->ids[0] == LWM2M_OID_SERVER)
-        return lwm2m_srvobj_read(r->ep, path, out);
-    if (lwm2m_dm_oid_protected(path->ids[0]) || p == NULL || p->read == NULL)
+    if (engine_object(r, path->ids[0]))
+        return path->ids[0] == LWM2M_OID_SERVER ? lwm2m_srvobj_read(r->ep, path, out)
+                                                : lwm2m_gwdev_read(r->ep, path, out);
+    if (path->ids[0] == LWM2M_OID_SERVER || lwm2m_dm_oid_protected(path->ids[0]) || p == NULL ||
+        p->read == NULL)
         return LWM2M_ERR_NOTFOUND;
     return p->read(r->ep->pctx, path, out);
 }

@@ -16,6 +16,11 @@ struct payload {
     struct lwm2m_record *v;
     size_t n, cap;
     uint8_t *scratch; /* decoded JSON strings and base64 bytes live here */
+    /* Gateway mode (Write-Composite): devs[i] names record i's device (0: the endpoint itself,
+     * else 1 + its /25 instance), filled when host is set. */
+    uint16_t *devs;
+    struct lwm2m_endpoint *host;
+    uint16_t dev_next; /* the prefix seen for the record being decoded */
 };
 
 static int collect(void *ctx, const struct lwm2m_record *rec) {
@@ -28,14 +33,44 @@ static int collect(void *ctx, const struct lwm2m_record *rec) {
         if (v == NULL)
             return cap <= LWM2M_DM_RECORDS_MAX ? LWM2M_ERR_NOMEM : LWM2M_ERR_NOSPACE;
         pl->v = v;
+        if (pl->host != NULL) {
+            uint16_t *dv = realloc(pl->devs, cap * sizeof(*dv));
+            if (dv == NULL)
+                return LWM2M_ERR_NOMEM;
+            pl->devs = dv;
+        }
         pl->cap = cap;
+    }
+    if (pl->host != NULL) {
+        pl->devs[pl->n] = pl->dev_next;
+        pl->dev_next = 0;
     }
     pl->v[pl->n++] = *rec;
     return 0;
 }
 
+/* The decoder's prefix_of in gateway mode: remembers the device for the coming record. */
+static int collect_prefix(void *ctx, const char *s, size_t n) {
+    struct payload *pl = ctx;
+    int iid = lwm2m_gwdev_prefix_of(pl->host, s, n);
+    if (iid >= 0)
+        pl->dev_next = (uint16_t)(iid + 1);
+    return iid;
+}
+
+/* r with the endpoint or device view record i of pl belongs to (NULL: none). */
+static bool record_req(const struct lwm2m_dm_req *r, const struct payload *pl, size_t i,
+                       struct lwm2m_dm_req *out) {
+    *out = *r;
+    if (pl->devs == NULL)
+        return true;
+    out->ep = lwm2m_gwdev_view(r->ep, pl->devs[i]);
+    return out->ep != NULL;
+}
+
 static void payload_free(struct payload *pl) {
     free(pl->v);
+    free(pl->devs);
     free(pl->scratch);
 }
 
@@ -53,9 +88,15 @@ static int decode(const struct lwm2m_dm_req *r, unsigned ct, const struct lwm2m_
                                    .type_ctx = (void *)r->model,
                                    .scratch = pl->scratch,
                                    .scratch_cap = len};
+    if (pl->host != NULL) {
+        cfg.prefix_of = collect_prefix;
+        cfg.prefix_ctx = pl;
+    }
     int rc = lwm2m_decode(&cfg, r->in->body, len, collect, pl);
     if (rc == LWM2M_ERR_UNSUPPORTED)
         return LWM2M_DM_ERR_BAD_CT;
+    if (rc == LWM2M_ERR_NOTFOUND && pl->host != NULL)
+        return rc; /* an unknown device prefix */
     if (rc == LWM2M_ERR_NOSPACE || rc == LWM2M_ERR_NOMEM)
         return rc;
     return rc != 0 ? LWM2M_ERR_FORMAT : 0;
@@ -101,12 +142,17 @@ static int check_record(const struct lwm2m_dm_req *r, const struct lwm2m_record 
 
 static int check_all(const struct lwm2m_dm_req *r, const struct payload *pl, bool exist) {
     for (size_t i = 0; i < pl->n; i++) {
-        int rc = check_record(r, &pl->v[i], true);
+        struct lwm2m_dm_req rr;
+        if (!record_req(r, pl, i, &rr))
+            return LWM2M_ERR_NOTFOUND;
+        int rc = check_record(&rr, &pl->v[i], true);
         struct lwm2m_path up = pl->v[i].path;
         up.len = 3;
-        if (rc == 0 && exist && !lwm2m_src_has(r, &up))
+        if (rc == 0 && exist && !lwm2m_src_has(&rr, &up))
             rc = LWM2M_ERR_NOTFOUND; /* Write-Composite: every target must exist */
-        if (rc == 0 && exist && up.ids[0] != LWM2M_OID_SERVER && r->ep->prov->write == NULL)
+        if (rc == 0 && exist && up.ids[0] == LWM2M_OID_GATEWAY && rr.ep->gwdevs != NULL)
+            rc = LWM2M_DM_ERR_NOT_ALLOWED; /* the engine's /25 is read-only */
+        if (rc == 0 && exist && up.ids[0] != LWM2M_OID_SERVER && rr.ep->prov->write == NULL)
             rc = LWM2M_DM_ERR_NOT_ALLOWED;
         if (rc != 0)
             return rc;
@@ -182,21 +228,60 @@ static int cmp_records(const void *a, const void *b) {
     return lwm2m_path_cmp(&x->path, &y->path);
 }
 
+/* A record and its device, for sorting both together (gateway mode). */
+struct dev_record {
+    struct lwm2m_record rec;
+    uint16_t dev;
+};
+
+static int cmp_dev_records(const void *a, const void *b) {
+    const struct dev_record *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    return lwm2m_path_cmp(&x->rec.path, &y->rec.path);
+}
+
+/* Sorts by (device, path) so that composite_apply writes one instance of one device at a time. */
+static int sort_records(struct payload *pl) {
+    if (pl->devs == NULL) {
+        qsort(pl->v, pl->n, sizeof(*pl->v), cmp_records);
+        return 0;
+    }
+    struct dev_record *t = malloc(pl->n * sizeof(*t) + 1);
+    if (t == NULL)
+        return LWM2M_ERR_NOMEM;
+    for (size_t i = 0; i < pl->n; i++)
+        t[i] = (struct dev_record){pl->v[i], pl->devs[i]};
+    qsort(t, pl->n, sizeof(*t), cmp_dev_records);
+    for (size_t i = 0; i < pl->n; i++) {
+        pl->v[i] = t[i].rec;
+        pl->devs[i] = t[i].dev;
+    }
+    free(t);
+    return 0;
+}
+
+static bool same_dev(const struct payload *pl, size_t i, size_t j) {
+    return pl->devs == NULL || pl->devs[i] == pl->devs[j];
+}
+
 /* Writes the (checked, sorted) records one object instance at a time, as partial updates. */
 static bool composite_apply(struct lwm2m_dm_req *r, struct lwm2m_done *d, struct payload *pl) {
     bool server_obj = false;
     for (size_t i = 0, j; i < pl->n; i = j) {
         struct lwm2m_path inst = pl->v[i].path;
         inst.len = 2;
-        for (j = i + 1; j < pl->n && lwm2m_path_has_prefix(&pl->v[j].path, &inst); j++)
+        for (j = i + 1;
+             j < pl->n && same_dev(pl, i, j) && lwm2m_path_has_prefix(&pl->v[j].path, &inst); j++)
             ;
-        int rc;
-        if (inst.ids[0] == LWM2M_OID_SERVER) {
+        struct lwm2m_dm_req rr;
+        int rc = record_req(r, pl, i, &rr) ? 0 : LWM2M_ERR_NOTFOUND;
+        if (rc == 0 && inst.ids[0] == LWM2M_OID_SERVER && rr.ep->gwdev == NULL) {
             rc = lwm2m_srvobj_write(r->ep, &pl->v[i], j - i);
             lwm2m_dm_done_fail(d, rc);
             server_obj = server_obj || rc == 0;
-        } else {
-            rc = provider_write(r, d, &inst, &pl->v[i], j - i, false);
+        } else if (rc == 0) {
+            rc = provider_write(&rr, d, &inst, &pl->v[i], j - i, false);
         }
         if (rc != 0)
             break; /* checked in full beforehand: what failed now is the device itself */
@@ -206,7 +291,7 @@ static bool composite_apply(struct lwm2m_dm_req *r, struct lwm2m_done *d, struct
 
 int lwm2m_dm_write_composite(struct lwm2m_dm_req *r) {
     static const struct lwm2m_path root = {.len = 0};
-    struct payload pl = {0};
+    struct payload pl = {.host = r->ep->gwdevs != NULL ? r->ep : NULL};
     int rc = 0, cf = lwm2m_ct_normalize(r->cf);
     if (r->path.len != 0)
         rc = LWM2M_DM_ERR_NOT_ALLOWED; /* the paths are in the payload */
@@ -224,8 +309,11 @@ int lwm2m_dm_write_composite(struct lwm2m_dm_req *r) {
     if (rc != 0) {
         rc = lwm2m_dm_reply_err(r, rc);
     } else {
-        qsort(pl.v, pl.n, sizeof(*pl.v), cmp_records);
-        bool server_obj = composite_apply(r, d, &pl);
+        bool server_obj = false;
+        if (sort_records(&pl) != 0)
+            lwm2m_dm_done_fail(d, LWM2M_ERR_NOMEM);
+        else
+            server_obj = composite_apply(r, d, &pl);
         rc = lwm2m_dm_done_finish(d, r);
         if (server_obj)
             lwm2m_srvobj_commit(r->ep);

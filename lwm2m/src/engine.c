@@ -12,18 +12,30 @@
 
 const char *lwm2m_event_name(int type) {
     switch (type) {
-    case LWM2M_EV_REGISTERED: return "registered";
-    case LWM2M_EV_REGISTER_FAILED: return "register-failed";
-    case LWM2M_EV_UPDATED: return "updated";
-    case LWM2M_EV_UPDATE_FAILED: return "update-failed";
-    case LWM2M_EV_TIMEOUT: return "timeout";
-    case LWM2M_EV_DEREGISTERED: return "deregistered";
-    case LWM2M_EV_DEREGISTER_FAILED: return "deregister-failed";
-    case LWM2M_EV_DISCONNECTED: return "disconnected";
-    case LWM2M_EV_QUEUE_RX_OFF: return "queue-rx-off";
-    case LWM2M_EV_SERVER_DISABLED: return "server-disabled";
-    case LWM2M_EV_NETWORK_ERROR: return "network-error";
-    default: return "unknown";
+    case LWM2M_EV_REGISTERED:
+        return "registered";
+    case LWM2M_EV_REGISTER_FAILED:
+        return "register-failed";
+    case LWM2M_EV_UPDATED:
+        return "updated";
+    case LWM2M_EV_UPDATE_FAILED:
+        return "update-failed";
+    case LWM2M_EV_TIMEOUT:
+        return "timeout";
+    case LWM2M_EV_DEREGISTERED:
+        return "deregistered";
+    case LWM2M_EV_DEREGISTER_FAILED:
+        return "deregister-failed";
+    case LWM2M_EV_DISCONNECTED:
+        return "disconnected";
+    case LWM2M_EV_QUEUE_RX_OFF:
+        return "queue-rx-off";
+    case LWM2M_EV_SERVER_DISABLED:
+        return "server-disabled";
+    case LWM2M_EV_NETWORK_ERROR:
+        return "network-error";
+    default:
+        return "unknown";
     }
 }
 
@@ -180,6 +192,7 @@ struct links_ctx {
     const struct lwm2m_endpoint *ep;
     uint16_t oid;
     uint8_t version;
+    bool gw_done; /* the engine's /25 links are written */
 };
 
 static int links_instance(void *ctx, uint16_t iid) {
@@ -198,10 +211,30 @@ static int links_object(struct links_ctx *c, uint16_t oid) {
     return rc;
 }
 
+/* The LwM2M Gateway object (25) with one instance per hosted IoT device, in its place in the
+ * ascending object order. */
+static int links_gateway(struct links_ctx *c) {
+    c->gw_done = true;
+    if (c->ep->gwdevs == NULL)
+        return 0;
+    c->oid = LWM2M_OID_GATEWAY;
+    int rc = links_object(c, LWM2M_OID_GATEWAY);
+    if (rc == 0)
+        rc = lwm2m_gwdev_instances((struct lwm2m_endpoint *)c->ep, links_instance, c);
+    return rc;
+}
+
 static int links_provider_object(void *ctx, uint16_t oid) {
     struct links_ctx *c = ctx;
     if (oid == 0 || oid == 1)
         return 0; /* the engine's own, listed first */
+    if (oid >= LWM2M_OID_GATEWAY && !c->gw_done) {
+        int rc = links_gateway(c);
+        if (rc != 0)
+            return rc;
+    }
+    if (oid == LWM2M_OID_GATEWAY && c->ep->gwdevs != NULL)
+        return 0; /* the engine serves it for its devices */
     c->oid = oid;
     int rc = links_object(c, oid);
     if (rc == 0)
@@ -232,6 +265,10 @@ int lwm2m_reg_links(struct lwm2m_endpoint *ep, const struct lwm2m_server *s, cha
     int rc = 0;
     if (ep->prov != NULL && ep->prov->list_objects != NULL)
         rc = ep->prov->list_objects(ep->pctx, links_provider_object, &c);
+    if (rc == 0 && !c.gw_done)
+        rc = links_gateway(&c);
+    if (rc == 0)
+        rc = lwm2m_gwdev_reg_links(ep, &w);
     size_t len = 0;
     int frc = lwm2m_link_finish(&w, &len);
     if (rc == 0)
@@ -332,8 +369,7 @@ static int ep_init(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint_cfg *c
 }
 
 int lwm2m_endpoint_add(struct lwm2m_engine *e, const struct lwm2m_endpoint_cfg *cfg,
-                       const struct lwm2m_provider *prov, void *pctx,
-                       struct lwm2m_endpoint **out) {
+                       const struct lwm2m_provider *prov, void *pctx, struct lwm2m_endpoint **out) {
     if (e == NULL || cfg == NULL || cfg->name == NULL || cfg->name[0] == '\0' ||
         cfg->nservers == 0 || cfg->nservers > 16 || prov == NULL)
         return LWM2M_ERR_INVALID;
@@ -374,7 +410,8 @@ void lwm2m_endpoint_free(struct lwm2m_endpoint *ep) {
     }
     if (ep->all_registered)
         e->nregistered--;
-    lwm2m_obs_free(ep); /* observe.c: before the CoAP endpoint its exchanges live in */
+    lwm2m_gwdev_free_all(ep); /* its devices' observations use our CoAP endpoint too */
+    lwm2m_obs_free(ep);       /* observe.c: before the CoAP endpoint its exchanges live in */
     if (ep->coap != NULL)
         coap_endpoint_free(ep->coap);
     coap_transport_close(ep->tp);
@@ -409,8 +446,12 @@ void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep) {
         lwm2m_endpoint_free(ep);
 }
 
-const char *lwm2m_endpoint_name(const struct lwm2m_endpoint *ep) { return ep->name; }
-void *lwm2m_endpoint_ctx(const struct lwm2m_endpoint *ep) { return ep->pctx; }
+const char *lwm2m_endpoint_name(const struct lwm2m_endpoint *ep) {
+    return ep->name;
+}
+void *lwm2m_endpoint_ctx(const struct lwm2m_endpoint *ep) {
+    return ep->pctx;
+}
 
 uint16_t lwm2m_endpoint_port(const struct lwm2m_endpoint *ep) {
     struct coap_addr a;

@@ -31,29 +31,29 @@ struct lwm2m_server {
     struct coap_addr addr;
     char *uri;
     uint16_t ssid;
-    uint16_t index;              /* instance id of /0 and /1 */
-    uint8_t state;               /* enum lwm2m_reg_state */
-    uint8_t version_max;         /* highest 1.x configured */
-    uint8_t version;             /* 1.x in use or being tried */
+    uint16_t index;      /* instance id of /0 and /1 */
+    uint8_t state;       /* enum lwm2m_reg_state */
+    uint8_t version_max; /* highest 1.x configured */
+    uint8_t version;     /* 1.x in use or being tried */
     uint8_t sec_mode;
     char binding[LWM2M_BINDING_MAX];
-    char location[LWM2M_LOCATION_MAX]; /* "rd/5" from Location-Path */
-    uint32_t lifetime;           /* /1/x/1 */
-    uint32_t reg_lifetime;       /* lifetime the server knows */
+    char location[LWM2M_LOCATION_MAX];   /* "rd/5" from Location-Path */
+    uint32_t lifetime;                   /* /1/x/1 */
+    uint32_t reg_lifetime;               /* lifetime the server knows */
     char reg_binding[LWM2M_BINDING_MAX]; /* binding the server knows */
     uint32_t default_pmin, default_pmax, disable_timeout;
     bool notification_storing, mute_send;
-    bool objects_dirty;          /* send the object list with the next Update */
-    bool update_pending;         /* an Update is wanted as soon as the current exchange ends */
-    uint32_t retries;            /* consecutive failures, for the back-off */
-    uint32_t xchg;               /* outstanding request id, 0 when none */
-    uint64_t registered_ms;      /* when the last Register/Update succeeded */
-    uint64_t activity_ms;        /* last exchange with this server (queue mode idle timer) */
-    struct event *timer;         /* update / retry / re-enable timer */
+    bool objects_dirty;             /* send the object list with the next Update */
+    bool update_pending;            /* an Update is wanted as soon as the current exchange ends */
+    uint32_t retries;               /* consecutive failures, for the back-off */
+    uint32_t xchg;                  /* outstanding request id, 0 when none */
+    uint64_t registered_ms;         /* when the last Register/Update succeeded */
+    uint64_t activity_ms;           /* last exchange with this server (queue mode idle timer) */
+    struct event *timer;            /* update / retry / re-enable timer */
     struct lwm2m_server *wait_next; /* queue of servers waiting for a Register slot */
-    bool waiting;                /* in that queue */
-    bool rx_off;                 /* queue mode: not listening until the next Update */
-    bool has_slot;               /* holds one of the engine's Register slots */
+    bool waiting;                   /* in that queue */
+    bool rx_off;                    /* queue mode: not listening until the next Update */
+    bool has_slot;                  /* holds one of the engine's Register slots */
 };
 
 struct lwm2m_attr_entry; /* Write-Attributes store (dm.c) */
@@ -68,14 +68,56 @@ struct lwm2m_endpoint {
     void *pctx;
     struct lwm2m_server *servers;
     uint16_t nservers;
-    bool removing; /* lwm2m_endpoint_remove() called: free once every server is done */
+    bool removing;       /* lwm2m_endpoint_remove() called: free once every server is done */
     bool all_registered; /* counted in the engine's nregistered */
     bool in_remove;      /* inside lwm2m_endpoint_remove(): it frees, not reg_changed */
     struct lwm2m_attr_entry *attrs; /* per-server notification attributes (dm.c owns) */
     size_t nattrs;
     /* ---- observe.c block ---- */
     struct lwm2m_obs_ep *obs; /* observations and Send state, made on first use (observe.c) */
+    /* ---- gwdev.c block: LwM2M 1.2 gateway mode ---- */
+    struct lwm2m_gwdev *gwdevs; /* IoT devices hosted here, ascending /25 instance id */
+    struct lwm2m_gwdev *gwdev;  /* non-NULL: this endpoint is that device's view (no socket) */
+    const char *prefix;         /* "/dev1" for a device's view, NULL for a real endpoint */
 };
+
+#define LWM2M_OID_GATEWAY   25
+#define LWM2M_GW_PREFIX_MAX 24 /* longest device prefix ("dev1"), without the '/' */
+
+/* An IoT device behind a gateway endpoint (TS Gateway: one /25 instance, requests under
+ * /{prefix}/...). Its view is a struct lwm2m_endpoint without socket or servers that shares the
+ * host's CoAP endpoint: the DM operations, Write-Attributes store and observations then work on
+ * it unchanged, with paths relative to the prefix. */
+struct lwm2m_gwdev {
+    struct lwm2m_endpoint view;
+    struct lwm2m_endpoint *host;
+    struct lwm2m_gwdev *next;
+    uint16_t iid;                              /* /25/iid */
+    char *device_id;                           /* /25/iid/0 */
+    char *links;                               /* /25/iid/3, rebuilt on each read */
+    char prefix[LWM2M_GW_PREFIX_MAX + 1];      /* /25/iid/1: "dev1" */
+    char path_prefix[LWM2M_GW_PREFIX_MAX + 2]; /* "/dev1" */
+};
+
+/* gwdev.c: the device of host whose prefix is name[0..len), or NULL. */
+struct lwm2m_gwdev *lwm2m_gwdev_find(struct lwm2m_endpoint *host, const char *name, size_t len);
+/* gwdev.c: the device of host at /25/iid, or NULL. */
+struct lwm2m_gwdev *lwm2m_gwdev_by_iid(struct lwm2m_endpoint *host, uint16_t iid);
+/* gwdev.c: a decode cfg's prefix_of for host (ctx): the device's /25 instance id, or
+ * LWM2M_ERR_NOTFOUND. */
+int lwm2m_gwdev_prefix_of(void *host, const char *s, size_t n);
+/* gwdev.c: the endpoint a decoded record's dev (0: host itself) names, or NULL. */
+struct lwm2m_endpoint *lwm2m_gwdev_view(struct lwm2m_endpoint *host, uint16_t dev);
+/* gwdev.c: frees every device of host (host being freed: no Update). */
+void lwm2m_gwdev_free_all(struct lwm2m_endpoint *host);
+/* gwdev.c: the Register/Update links of every device ("</dev1/3303>,</dev1/3303/0>"). */
+int lwm2m_gwdev_reg_links(struct lwm2m_endpoint *host, struct lwm2m_link_writer *w);
+/* gwdev.c: object 25 of host: instances, resources, values (bytes borrowed until the next
+ * read). */
+int lwm2m_gwdev_instances(struct lwm2m_endpoint *host, lwm2m_id_fn fn, void *ctx);
+int lwm2m_gwdev_resources(struct lwm2m_endpoint *host, uint16_t iid, lwm2m_id_fn fn, void *ctx);
+int lwm2m_gwdev_read(struct lwm2m_endpoint *host, const struct lwm2m_path *p,
+                     struct lwm2m_value *out);
 
 struct lwm2m_engine {
     struct event_base *base;
@@ -107,8 +149,7 @@ bool lwm2m_reg_is_registered(const struct lwm2m_server *s);
 /* The libevent callback of struct lwm2m_server's timer (arg is the server). */
 void lwm2m_reg_timer(evutil_socket_t fd, short what, void *arg);
 /* Writes the Register/Update object list into buf. Returns its length or a negative error. */
-int lwm2m_reg_links(struct lwm2m_endpoint *ep, const struct lwm2m_server *s, char *buf,
-                    size_t cap);
+int lwm2m_reg_links(struct lwm2m_endpoint *ep, const struct lwm2m_server *s, char *buf, size_t cap);
 
 /* engine.c: Register pacing. lwm2m_engine_reg_slot() returns true when s may send its Register
  * now (and takes a slot); otherwise s is queued and lwm2m_reg_start(s) is called again when a

@@ -244,7 +244,10 @@ int lwm2m_decode_all(const struct lwm2m_decode_cfg *cfg, const uint8_t *payload,
 
 struct collect_paths {
     struct lwm2m_path *out;
+    uint16_t *devs;
     size_t max, n;
+    const struct lwm2m_decode_cfg *user; /* decode_paths_gw: the caller's prefix_of */
+    uint16_t dev;                        /* ... and its answer for the coming record */
 };
 
 static int collect_path(void *ctx, const struct lwm2m_record *r) {
@@ -255,8 +258,39 @@ static int collect_path(void *ctx, const struct lwm2m_record *r) {
     if (c->n == c->max) {
         return LWM2M_ERR_NOSPACE;
     }
+    if (c->devs != NULL) {
+        c->devs[c->n] = c->dev;
+        c->dev = 0;
+    }
     c->out[c->n++] = r->path;
     return 0;
+}
+
+static int collect_prefix(void *ctx, const char *s, size_t n) {
+    struct collect_paths *c = ctx;
+    int rc = c->user->prefix_of(c->user->prefix_ctx, s, n);
+    if (rc >= 0xFFFF) {
+        return LWM2M_ERR_FORMAT;
+    }
+    c->dev = rc >= 0 ? (uint16_t)(rc + 1) : 0;
+    return rc;
+}
+
+int lwm2m_decode_paths_gw(const struct lwm2m_decode_cfg *cfg, const uint8_t *payload, size_t len,
+                          struct lwm2m_path *out, uint16_t *devs, size_t max, size_t *count) {
+    struct collect_paths c = {.out = out, .devs = devs, .max = max, .user = cfg};
+    struct lwm2m_decode_cfg dc = {.ct = cfg->ct};
+    int nct = lwm2m_ct_normalize(cfg->ct);
+    if (nct != LWM2M_CT_SENML_JSON && nct != LWM2M_CT_SENML_CBOR) {
+        return LWM2M_ERR_UNSUPPORTED;
+    }
+    if (cfg->prefix_of != NULL) {
+        dc.prefix_of = collect_prefix;
+        dc.prefix_ctx = &c;
+    }
+    int rc = lwm2m_decode(&dc, payload, len, collect_path, &c);
+    *count = c.n;
+    return rc;
 }
 
 int lwm2m_decode_paths(unsigned ct, const uint8_t *payload, size_t len, struct lwm2m_path *out,
@@ -463,16 +497,23 @@ int lwm2m_senml_path(const char *bn, size_t bn_len, const char *n, size_t n_len,
 
 void lwm2m_senml_names(const struct lwm2m_encoder *e, const struct lwm2m_path *p,
                        struct lwm2m_senml_names *out) {
+    const char *prefix = e->prefix != NULL ? e->prefix : "";
+    size_t pl = strlen(prefix);
     memset(out, 0, sizeof(*out));
+    if (pl > 32) {
+        pl = 0; /* longer than any prefix the engine makes: left out rather than cut */
+    }
     if (e->req.len == 0) {
-        int n = lwm2m_path_format(p, out->n, sizeof(out->n));
-        out->n_len = n > 0 ? (size_t)n : 0;
+        memcpy(out->n, prefix, pl);
+        int n = lwm2m_path_format(p, out->n + pl, sizeof(out->n) - pl);
+        out->n_len = n > 0 ? (size_t)n + pl : 0;
         out->has_n = true;
         return;
     }
     if (e->count == 0) {
-        int n = lwm2m_path_format(&e->req, out->bn, sizeof(out->bn) - 1);
-        out->bn_len = n > 0 ? (size_t)n : 0;
+        memcpy(out->bn, prefix, pl);
+        int n = lwm2m_path_format(&e->req, out->bn + pl, sizeof(out->bn) - 1 - pl);
+        out->bn_len = n > 0 ? (size_t)n + pl : 0;
         if (p->len > e->req.len) {
             out->bn[out->bn_len++] = '/';
             out->bn[out->bn_len] = '\0';
@@ -494,6 +535,34 @@ int lwm2m_senml_set_bn(struct lwm2m_senml_base *b, const char *s, size_t n) {
     return 0;
 }
 
+/* bn + n with a leading device prefix ("/dev1/3303/0/5700") resolved by the cfg's prefix_of. */
+static int senml_path_gw(struct lwm2m_dec *d, const struct lwm2m_senml_base *b,
+                         const struct lwm2m_senml_rec *r, struct lwm2m_record *rec) {
+    /* the callback learns the prefix; the record carries the rest of the name */
+    char name[LWM2M_SENML_NAME_MAX];
+    size_t len = b->bn_len + r->n_len, i = 1, end = 1;
+    if (len >= sizeof(name)) {
+        return LWM2M_ERR_FORMAT;
+    }
+    if (b->bn_len > 0) {
+        memcpy(name, b->bn, b->bn_len);
+    }
+    if (r->n_len > 0) {
+        memcpy(name + b->bn_len, r->n, r->n_len);
+    }
+    if (len < 2 || name[0] != '/' || (name[1] >= '0' && name[1] <= '9')) {
+        return lwm2m_senml_path(name, len, NULL, 0, &rec->path);
+    }
+    while (end < len && name[end] != '/') {
+        end++;
+    }
+    int dev = d->cfg->prefix_of(d->cfg->prefix_ctx, name + i, end - i);
+    if (dev < 0) {
+        return dev;
+    }
+    return lwm2m_senml_path(name + end, len - end, NULL, 0, &rec->path);
+}
+
 int lwm2m_senml_emit(struct lwm2m_dec *d, const struct lwm2m_senml_base *b,
                      struct lwm2m_senml_rec *r) {
     struct lwm2m_record rec = {.value = r->v};
@@ -503,7 +572,9 @@ int lwm2m_senml_emit(struct lwm2m_dec *d, const struct lwm2m_senml_base *b,
     if (r->nvals == 0) {
         rec.value.type = LWM2M_TYPE_NONE;
     }
-    int rc = lwm2m_senml_path(b->bn, b->bn_len, r->n, r->n_len, &rec.path);
+    int rc = d->cfg->prefix_of != NULL
+                 ? senml_path_gw(d, b, r, &rec)
+                 : lwm2m_senml_path(b->bn, b->bn_len, r->n, r->n_len, &rec.path);
     if (rc != 0) {
         return rc;
     }

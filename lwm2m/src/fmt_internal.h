@@ -140,7 +140,7 @@ int lwm2m_senml_path(const char *bn, size_t bn_len, const char *n, size_t n_len,
 /* Names of one encoded record: bn on the first record (request path, with a trailing '/' when
  * the record lies deeper), n relative to it; with a root request only an absolute n. */
 struct lwm2m_senml_names {
-    char bn[32], n[32];
+    char bn[64], n[64]; /* a path (24) after a gateway prefix (at most 25) */
     size_t bn_len, n_len;
     bool has_bn, has_n;
 };

@@ -20,6 +20,9 @@ static int lj_header(struct lwm2m_encoder *e, bool deeper) {
         bn[n++] = '/';
     }
     int rc = lwm2m_enc_put(e, "{\"bn\":\"", 7);
+    if (rc == 0 && e->prefix != NULL) {
+        rc = lwm2m_enc_put(e, e->prefix, strlen(e->prefix)); /* gateway mode: "/dev1" */
+    }
     rc = rc != 0 ? rc : lwm2m_enc_put(e, bn, (size_t)n);
     return rc != 0 ? rc : lwm2m_enc_put(e, "\",\"e\":[", 7);
 }

@@ -166,12 +166,23 @@ void lwm2m_obs_free(struct lwm2m_endpoint *ep) {
     ep->obs = NULL;
 }
 
+static void obs_reg_event_ep(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
+                             enum lwm2m_obs_reg what);
+
 void lwm2m_obs_reg_event(struct lwm2m_server *s, enum lwm2m_obs_reg what) {
-    struct lwm2m_obs_ep *oe = s->ep->obs;
+    obs_reg_event_ep(s->ep, s, what);
+    /* Gateway mode: the devices' observations ride on the host's registration. */
+    for (struct lwm2m_gwdev *d = s->ep->gwdevs; d != NULL; d = d->next)
+        obs_reg_event_ep(&d->view, s, what);
+}
+
+static void obs_reg_event_ep(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
+                             enum lwm2m_obs_reg what) {
+    struct lwm2m_obs_ep *oe = ep->obs;
     if (oe == NULL)
         return;
     if (what != LWM2M_OBS_REG_ENDED) {
-        lwm2m_keep_reachable(s->ep, s);
+        lwm2m_keep_reachable(ep, s);
         obs_kick(oe); /* reachable again: deliver what waited (queue mode, kept values) */
     }
     if (what == LWM2M_OBS_REG_UPDATED)
@@ -229,7 +240,8 @@ static int obs_body(struct lwm2m_obs *o, uint8_t **body, size_t *len, uint16_t *
     struct lwm2m_recset rs = {0};
     int rc = lwm2m_recset_read(o->ep, o->srv, o->paths, o->npaths, &rs);
     if (rc == 0)
-        rc = lwm2m_recset_encode(&o->path, rs.recs, rs.n, (unsigned)o->accept, body, len);
+        rc = lwm2m_recset_encode_prefix(&o->path, o->ep->prefix, rs.recs, rs.n, (unsigned)o->accept,
+                                        body, len);
     *ct = (uint16_t)o->accept;
     lwm2m_recset_free(&rs);
     return rc;
@@ -435,7 +447,7 @@ int lwm2m_obs_deliver(struct lwm2m_endpoint *ep, struct lwm2m_server *s, const u
     size_t len = 0;
     if (o == NULL)
         return LWM2M_ERR_NOTFOUND;
-    int rc = lwm2m_recset_encode(&o->path, recs, n, o->ct, &body, &len);
+    int rc = lwm2m_recset_encode_prefix(&o->path, o->ep->prefix, recs, n, o->ct, &body, &len);
     if (rc != 0)
         return rc == LWM2M_ERR_NOMEM ? rc : LWM2M_ERR_NOTFOUND; /* e.g. text for 2 values */
     struct coap_msg m;
@@ -557,6 +569,33 @@ static int cmp_paths(const void *a, const void *b) {
     return lwm2m_path_cmp(a, b);
 }
 
+/* The request's path list. Gateway mode: the names may carry one device prefix ("/dev1/..."),
+ * and the observation then lives on that device's view (r->ep is switched to it); paths of
+ * several devices, or of a device and the gateway itself, in one Observe-Composite are not
+ * supported (4.05). */
+static int composite_decode(struct lwm2m_dm_req *r, unsigned cf, struct lwm2m_path *p,
+                            size_t *cnt) {
+    struct lwm2m_endpoint *host = r->ep->gwdev != NULL ? r->ep->gwdev->host : r->ep;
+    uint16_t devs[LWM2M_DM_PATHS_MAX];
+    struct lwm2m_decode_cfg dc = {.ct = cf};
+    if (host->gwdevs != NULL) {
+        dc.prefix_of = lwm2m_gwdev_prefix_of;
+        dc.prefix_ctx = host;
+    }
+    int rc =
+        lwm2m_decode_paths_gw(&dc, r->in->body, r->in->body_len, p, devs, LWM2M_DM_PATHS_MAX, cnt);
+    for (size_t i = 1; rc == 0 && i < *cnt; i++)
+        if (devs[i] != devs[0])
+            rc = LWM2M_DM_ERR_NOT_ALLOWED;
+    if (rc == 0 && *cnt > 0) {
+        struct lwm2m_endpoint *ep = lwm2m_gwdev_view(host, devs[0]);
+        if (ep == NULL)
+            return LWM2M_ERR_NOTFOUND;
+        r->ep = ep;
+    }
+    return rc;
+}
+
 /* Observe-Composite (Transport 1.1.1 §6.4.3, FETCH with Observe 0): the SenML list of paths in
  * the request format, the answer in Accept or else that format (as Read-Composite). */
 static int composite_setup(struct lwm2m_dm_req *r, struct lwm2m_path **out, size_t *n, int *ct) {
@@ -570,8 +609,9 @@ static int composite_setup(struct lwm2m_dm_req *r, struct lwm2m_path **out, size
     size_t k = 0, cnt = 0;
     if (p == NULL)
         return LWM2M_ERR_NOMEM;
-    int rc =
-        lwm2m_decode_paths((unsigned)cf, r->in->body, r->in->body_len, p, LWM2M_DM_PATHS_MAX, &cnt);
+    int rc = composite_decode(r, (unsigned)cf, p, &cnt);
+    if (rc == 0 && r->ep->prefix != NULL && ac == LWM2M_CT_LWM2M_CBOR)
+        rc = LWM2M_DM_ERR_NOT_ACCEPTABLE; /* LwM2M CBOR cannot name a device prefix */
     for (size_t i = 0; rc == 0 && i < cnt; i++)
         if (p[i].len >= 1 && lwm2m_dm_oid_protected(p[i].ids[0]))
             rc = LWM2M_DM_ERR_UNAUTHORIZED;
@@ -581,6 +621,9 @@ static int composite_setup(struct lwm2m_dm_req *r, struct lwm2m_path **out, size
         free(p);
         if (rc == LWM2M_ERR_UNSUPPORTED)
             return LWM2M_DM_ERR_BAD_CT;
+        if (rc == LWM2M_ERR_NOTFOUND || rc == LWM2M_DM_ERR_NOT_ALLOWED ||
+            rc == LWM2M_DM_ERR_NOT_ACCEPTABLE)
+            return rc;
         return rc == LWM2M_ERR_NOSPACE || rc == LWM2M_DM_ERR_UNAUTHORIZED ? rc : LWM2M_ERR_FORMAT;
     }
     /* Sorted, and none covered by another: each value once, in the order LwM2M CBOR needs. */
@@ -600,9 +643,10 @@ static struct lwm2m_obs *obs_match_paths(struct lwm2m_dm_req *r) {
     struct lwm2m_path *paths = NULL;
     size_t n = 0;
     int ct = 0;
-    struct lwm2m_obs *o = r->ep->obs != NULL ? r->ep->obs->head : NULL;
-    if (o == NULL || composite_setup(r, &paths, &n, &ct) != 0)
+    struct lwm2m_dm_req routed = *r; /* gateway mode: the device view the paths name */
+    if (composite_setup(&routed, &paths, &n, &ct) != 0)
         return NULL;
+    struct lwm2m_obs *o = routed.ep->obs != NULL ? routed.ep->obs->head : NULL;
     for (; o != NULL; o = o->next) {
         size_t i = 0;
         if (o->srv != r->srv || o->paths == NULL || o->npaths != n)

@@ -99,6 +99,10 @@ void lwm2m_recset_free(struct lwm2m_recset *rs);
 /* Encodes records under req (the root: absolute names) in ct; *body malloc'ed. */
 int lwm2m_recset_encode(const struct lwm2m_path *req, const struct lwm2m_record *recs, size_t n,
                         unsigned ct, uint8_t **body, size_t *len);
+/* Same with a gateway device prefix ("/dev1", NULL for none) in front of every name. */
+int lwm2m_recset_encode_prefix(const struct lwm2m_path *req, const char *prefix,
+                               const struct lwm2m_record *recs, size_t n, unsigned ct,
+                               uint8_t **body, size_t *len);
 
 /* Store-and-forward delivery of a kept notification: recs encoded in the format of the
  * observation of server s with that token, sent CON with cb. Returns 0, LWM2M_ERR_NOTFOUND (no

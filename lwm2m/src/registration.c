@@ -94,7 +94,9 @@ static int reg_add_query(struct coap_msg *m, char *buf, size_t cap, size_t *used
     return rc < 0 ? LWM2M_ERR_NOSPACE : 0;
 }
 
-static bool reg_queue_mode(const struct lwm2m_server *s) { return strchr(s->binding, 'Q') != NULL; }
+static bool reg_queue_mode(const struct lwm2m_server *s) {
+    return strchr(s->binding, 'Q') != NULL;
+}
 
 /* LwM2M 1.0 carries queue mode in the binding ("UQ"); 1.1+ in a separate "Q" parameter. */
 static void reg_binding_param(const struct lwm2m_server *s, char *out, size_t cap) {
@@ -176,6 +178,12 @@ static void reg_on_register(void *ctx, int err, const struct coap_msg *resp,
         reg_registered(s, resp);
         lwm2m_engine_reg_changed(s->ep); /* counted before the owner hears of it */
         lwm2m_emit(s, LWM2M_EV_REGISTERED, 0, resp->code);
+        /* The object set changed while the Register was in flight (e.g. gateway mode adding
+         * its IoT devices right after the endpoint): the Update that waited goes out now. */
+        if (s->update_pending && s->state == LWM2M_REG_REGISTERED) {
+            reg_disarm(s);
+            reg_send_update(s);
+        }
         return;
     }
     /* 4.12: the server does not accept this LwM2M version; try the next lower one at once. */
@@ -379,8 +387,7 @@ void lwm2m_reg_timer(evutil_socket_t fd, short what, void *arg) {
             reg_send_update(s); /* in queue mode this also wakes the server's view of us */
             break;
         }
-        if (reg_queue_mode(s) && !s->rx_off &&
-            now >= s->activity_ms + s->ep->eng->queue_idle_ms)
+        if (reg_queue_mode(s) && !s->rx_off && now >= s->activity_ms + s->ep->eng->queue_idle_ms)
             reg_queue_rx_off(s);
         reg_arm_next(s);
         break;

@@ -45,6 +45,14 @@ static int recset_keep(struct lwm2m_recset *rs, uint8_t *buf) {
 
 /* Each path is read as a SenML CBOR Read of it would be, then decoded back into records: one
  * walk over the data model (dm_read.c) serves Read, Observe and Send alike. */
+/* Our own encoding of a device view's values: its prefix is the only one there. */
+static int recset_own_prefix(void *ctx, const char *s, size_t n) {
+    (void)ctx;
+    (void)s;
+    (void)n;
+    return 0;
+}
+
 int lwm2m_recset_read(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
                       const struct lwm2m_path *paths, size_t n, struct lwm2m_recset *out) {
     memset(out, 0, sizeof(*out));
@@ -64,6 +72,8 @@ int lwm2m_recset_read(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
                                        .req = paths[i],
                                        .type_of = lwm2m_src_type_of,
                                        .type_ctx = (void *)ep->eng->model};
+        if (ep->prefix != NULL)
+            cfg.prefix_of = recset_own_prefix; /* a device view names its values with it */
         if (rc == 0)
             rc = lwm2m_decode(&cfg, body, len, recset_add, out);
         if (rc != 0) {
@@ -76,12 +86,19 @@ int lwm2m_recset_read(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
 
 int lwm2m_recset_encode(const struct lwm2m_path *req, const struct lwm2m_record *recs, size_t n,
                         unsigned ct, uint8_t **body, size_t *len) {
+    return lwm2m_recset_encode_prefix(req, NULL, recs, n, ct, body, len);
+}
+
+int lwm2m_recset_encode_prefix(const struct lwm2m_path *req, const char *prefix,
+                               const struct lwm2m_record *recs, size_t n, unsigned ct,
+                               uint8_t **body, size_t *len) {
     for (size_t cap = REC_BODY_FIRST; cap <= LWM2M_DM_BODY_MAX; cap *= 4) {
         struct lwm2m_encoder enc;
         uint8_t *buf = malloc(cap);
         if (buf == NULL)
             return LWM2M_ERR_NOMEM;
         int rc = lwm2m_encoder_init(&enc, ct, req, buf, cap);
+        enc.prefix = prefix;
         for (size_t i = 0; i < n && rc == 0; i++)
             rc = lwm2m_encoder_add(&enc, &recs[i]);
         if (rc == 0 || enc.err == LWM2M_ERR_NOSPACE)

@@ -24,25 +24,25 @@ struct lwm2m_endpoint;
 
 /* Registration events, one callback per engine (DESIGN.md). */
 enum lwm2m_event_type {
-    LWM2M_EV_REGISTERED = 1,     /* Register answered 2.01 (version in ev->version) */
-    LWM2M_EV_REGISTER_FAILED,    /* Register answered with an error or timed out; will retry */
-    LWM2M_EV_UPDATED,            /* Update answered 2.04 */
-    LWM2M_EV_UPDATE_FAILED,      /* Update failed with 4.04/4.xx: the engine registers again */
-    LWM2M_EV_TIMEOUT,            /* a registration request was never answered */
-    LWM2M_EV_DEREGISTERED,       /* De-register answered 2.02 */
-    LWM2M_EV_DEREGISTER_FAILED,  /* De-register failed or timed out (the engine forgets anyway) */
-    LWM2M_EV_DISCONNECTED,       /* the registration is no longer valid (lifetime ran out) */
-    LWM2M_EV_QUEUE_RX_OFF,       /* queue mode: the endpoint stopped listening */
-    LWM2M_EV_SERVER_DISABLED,    /* the server executed /1/x/4 Disable */
-    LWM2M_EV_NETWORK_ERROR,      /* the socket could not be opened or sending failed */
+    LWM2M_EV_REGISTERED = 1,    /* Register answered 2.01 (version in ev->version) */
+    LWM2M_EV_REGISTER_FAILED,   /* Register answered with an error or timed out; will retry */
+    LWM2M_EV_UPDATED,           /* Update answered 2.04 */
+    LWM2M_EV_UPDATE_FAILED,     /* Update failed with 4.04/4.xx: the engine registers again */
+    LWM2M_EV_TIMEOUT,           /* a registration request was never answered */
+    LWM2M_EV_DEREGISTERED,      /* De-register answered 2.02 */
+    LWM2M_EV_DEREGISTER_FAILED, /* De-register failed or timed out (the engine forgets anyway) */
+    LWM2M_EV_DISCONNECTED,      /* the registration is no longer valid (lifetime ran out) */
+    LWM2M_EV_QUEUE_RX_OFF,      /* queue mode: the endpoint stopped listening */
+    LWM2M_EV_SERVER_DISABLED,   /* the server executed /1/x/4 Disable */
+    LWM2M_EV_NETWORK_ERROR,     /* the socket could not be opened or sending failed */
 };
 
 struct lwm2m_event {
-    uint8_t type;  /* enum lwm2m_event_type */
+    uint8_t type;          /* enum lwm2m_event_type */
     uint8_t version_minor; /* LwM2M 1.x in use with this server */
-    uint16_t ssid; /* short server id */
-    int err;       /* LWM2M_ERR_* or 0 */
-    uint8_t coap_code; /* the server's response code when there was one, else 0 */
+    uint16_t ssid;         /* short server id */
+    int err;               /* LWM2M_ERR_* or 0 */
+    uint8_t coap_code;     /* the server's response code when there was one, else 0 */
     struct lwm2m_endpoint *ep;
 };
 
@@ -62,20 +62,20 @@ enum lwm2m_sec_mode {
 
 /* One LwM2M server of an endpoint (a Security + Server instance pair). Strings are copied. */
 struct lwm2m_server_cfg {
-    const char *uri;       /* "coap://127.0.0.1:5683", "coap://[::1]:5683" (numeric hosts) */
-    uint16_t ssid;         /* Short Server ID, 1..65534 */
-    uint32_t lifetime;     /* seconds; 0 → 86400 */
-    const char *binding;   /* "U" (default) or "UQ" (queue mode) */
-    uint8_t version_minor; /* highest LwM2M 1.x to offer: 0, 1 or 2 (default 2 when 0xFF) */
-    uint8_t sec_mode;      /* enum lwm2m_sec_mode; only NOSEC is implemented so far */
-    uint32_t default_pmin; /* /1/x/2, seconds */
-    uint32_t default_pmax; /* /1/x/3, seconds; 0 = none */
+    const char *uri;           /* "coap://127.0.0.1:5683", "coap://[::1]:5683" (numeric hosts) */
+    uint16_t ssid;             /* Short Server ID, 1..65534 */
+    uint32_t lifetime;         /* seconds; 0 → 86400 */
+    const char *binding;       /* "U" (default) or "UQ" (queue mode) */
+    uint8_t version_minor;     /* highest LwM2M 1.x to offer: 0, 1 or 2 (default 2 when 0xFF) */
+    uint8_t sec_mode;          /* enum lwm2m_sec_mode; only NOSEC is implemented so far */
+    uint32_t default_pmin;     /* /1/x/2, seconds */
+    uint32_t default_pmax;     /* /1/x/3, seconds; 0 = none */
     bool notification_storing; /* /1/x/6 */
     bool mute_send;            /* /1/x/23 */
 };
 
 struct lwm2m_endpoint_cfg {
-    const char *name;  /* endpoint client name (ep=), copied */
+    const char *name;                       /* endpoint client name (ep=), copied */
     const struct lwm2m_server_cfg *servers; /* copied */
     size_t nservers;
     /* Local address the endpoint's socket binds to (numeric, port 0 = ephemeral); NULL binds
@@ -84,15 +84,15 @@ struct lwm2m_endpoint_cfg {
 };
 
 struct lwm2m_engine_cfg {
-    struct event_base *base;           /* borrowed; the loop that drives everything */
-    const struct coap_clock *clock;    /* borrowed; NULL = system clock */
-    const struct lwm2m_model *model;   /* borrowed, sealed; object definitions */
-    const struct coap_params *coap;    /* copied; NULL = RFC 7252 defaults */
-    lwm2m_event_fn on_event;           /* may be NULL */
+    struct event_base *base;         /* borrowed; the loop that drives everything */
+    const struct coap_clock *clock;  /* borrowed; NULL = system clock */
+    const struct lwm2m_model *model; /* borrowed, sealed; object definitions */
+    const struct coap_params *coap;  /* copied; NULL = RFC 7252 defaults */
+    lwm2m_event_fn on_event;         /* may be NULL */
     void *event_ctx;
     /* Registration retry back-off: first delay, cap (ms). Jitter ±25 %. */
-    uint32_t retry_min_ms;             /* 0 → 5000 */
-    uint32_t retry_max_ms;             /* 0 → 300000 */
+    uint32_t retry_min_ms; /* 0 → 5000 */
+    uint32_t retry_max_ms; /* 0 → 300000 */
     /* Update is sent this long before the lifetime runs out: max(lifetime/10, 2 × 93 s) capped
      * at lifetime/2 unless this overrides it (ms, 0 = automatic). */
     uint32_t update_margin_ms;
@@ -131,8 +131,8 @@ struct lwm2m_provider {
      * for PUT (replace the instance or the resource's instances), false for POST (partial
      * update). Returns 0 when done, LWM2M_ERR_AGAIN after keeping d for lwm2m_done() later, or an
      * error. Bytes in recs are borrowed for the call only. */
-    int (*write)(void *pctx, const struct lwm2m_path *p, const struct lwm2m_record *recs,
-                 size_t n, bool replace, struct lwm2m_done *d);
+    int (*write)(void *pctx, const struct lwm2m_path *p, const struct lwm2m_record *recs, size_t n,
+                 bool replace, struct lwm2m_done *d);
     /* Executes resource p with the arguments text (may be empty). Same returns as write. */
     int (*execute)(void *pctx, const struct lwm2m_path *p, const char *args, size_t len,
                    struct lwm2m_done *d);
@@ -157,8 +157,7 @@ const struct coap_stats *lwm2m_engine_coap_stats(const struct lwm2m_engine *e);
  * endpoint is removed; pctx is passed back to it. Returns 0, LWM2M_ERR_INVALID (bad cfg, e.g. a
  * server URI that is not numeric coap://host:port), LWM2M_ERR_IO (socket) or LWM2M_ERR_NOMEM. */
 int lwm2m_endpoint_add(struct lwm2m_engine *e, const struct lwm2m_endpoint_cfg *cfg,
-                       const struct lwm2m_provider *prov, void *pctx,
-                       struct lwm2m_endpoint **out);
+                       const struct lwm2m_provider *prov, void *pctx, struct lwm2m_endpoint **out);
 /* Deregisters from every server where registered, then frees the endpoint once every
  * De-register has been answered or timed out (the provider is no longer called after this). */
 void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep);
@@ -179,5 +178,31 @@ size_t lwm2m_engine_endpoints(const struct lwm2m_engine *e, size_t *registered);
 void lwm2m_endpoint_objects_changed(struct lwm2m_endpoint *ep);
 /* Sends an Update now to every server (as /1/x/8 Registration Update Trigger does). */
 void lwm2m_endpoint_update(struct lwm2m_endpoint *ep);
+
+/* ---- Gateway mode (LwM2M 1.2, TS Gateway) ------------------------------------------------- */
+
+struct lwm2m_gwdev;
+
+/* Hosts an IoT device on ep: the engine serves one /25 instance for it (0 Device ID, 1 Prefix,
+ * 3 IoT Device Objects), lists its object instances as "</prefix/O/I>" in Register/Update, and
+ * runs requests under /prefix/... against prov with the rest of the path. prefix: 1..24 of
+ * [A-Za-z0-9_-], starting with a letter, unique on ep; prefix and device_id are copied; prov is
+ * borrowed until the device is removed. Sends an Update with the new object list. Returns 0,
+ * LWM2M_ERR_INVALID, LWM2M_ERR_STATE (prefix taken, or ep being removed) or LWM2M_ERR_NOMEM. */
+int lwm2m_endpoint_add_device(struct lwm2m_endpoint *ep, const char *prefix, const char *device_id,
+                              const struct lwm2m_provider *prov, void *pctx,
+                              struct lwm2m_gwdev **out);
+/* Removes the device (its observations end, its provider is no longer called) and sends an
+ * Update. Completions the provider still holds stay valid (they answer nothing). */
+void lwm2m_endpoint_remove_device(struct lwm2m_gwdev *dev);
+/* The device's object set changed: an Update goes out with the new list. */
+void lwm2m_gwdev_objects_changed(struct lwm2m_gwdev *dev);
+/* Marks p (relative to the prefix) as changed on the device, like lwm2m_endpoint_changed(). */
+void lwm2m_gwdev_changed(struct lwm2m_gwdev *dev, const struct lwm2m_path *p);
+const char *lwm2m_gwdev_prefix(const struct lwm2m_gwdev *dev);
+uint16_t lwm2m_gwdev_instance(const struct lwm2m_gwdev *dev); /* its /25 instance id */
+void *lwm2m_gwdev_ctx(const struct lwm2m_gwdev *dev);
+/* Observations on the device's paths now (tests, status API). */
+size_t lwm2m_gwdev_observations(const struct lwm2m_gwdev *dev);
 
 #endif /* LWM2M_ENGINE_H */

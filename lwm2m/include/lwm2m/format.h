@@ -89,6 +89,10 @@ struct lwm2m_encoder {
     uint8_t nopen;
     int err; /* first error; sticky */
     uint16_t ct;
+    /* Gateway mode: a device prefix ("/dev1", borrowed) that SenML and LwM2M JSON names start
+     * with; NULL after lwm2m_encoder_init. May change between records when req is the root
+     * (Read-Composite over several devices). The other formats carry no names. */
+    const char *prefix;
 };
 
 /* Starts encoding a response for request path req (depth 0 for Read-Composite, Observe-Composite
@@ -128,6 +132,12 @@ struct lwm2m_decode_cfg {
     void *type_ctx;
     uint8_t *scratch;   /* optional: where decoded strings/bytes are kept when they cannot */
     size_t scratch_cap; /* be borrowed from the payload (JSON formats, base64 in text) */
+    /* Optional, SenML JSON/CBOR: called for a name whose first segment is not a number (a
+     * gateway device prefix s[0..n), "/dev1/3303/0/5700"), just before that record (with the
+     * rest of the name as its path) goes to the record callback; returns >= 0 to accept it or a
+     * negative error that stops decoding. Without it such a name is LWM2M_ERR_FORMAT. */
+    int (*prefix_of)(void *ctx, const char *s, size_t n);
+    void *prefix_ctx;
 };
 
 /* Decodes payload into records, in payload order. String, Opaque and Corelnk bytes in the
@@ -151,6 +161,10 @@ int lwm2m_decode_all(const struct lwm2m_decode_cfg *cfg, const uint8_t *payload,
  * records with names only: bn/n). A record with a value is LWM2M_ERR_FORMAT. */
 int lwm2m_decode_paths(unsigned ct, const uint8_t *payload, size_t len, struct lwm2m_path *out,
                        size_t max, size_t *count);
+/* Same with device prefixes resolved through cfg->prefix_of (cfg->ct is the format; prefix_ctx
+ * is passed on): devs[i] gets 1 + what prefix_of returned for path i (0 for a plain path). */
+int lwm2m_decode_paths_gw(const struct lwm2m_decode_cfg *cfg, const uint8_t *payload, size_t len,
+                          struct lwm2m_path *out, uint16_t *devs, size_t max, size_t *count);
 
 /* Helpers for values decoded without a type: a TLV value's bytes, or a text payload, read as
  * type t. Returns 0 or LWM2M_ERR_FORMAT. Bytes stay borrowed from p. lwm2m_text_value cannot

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Gateway mode (LwM2M 1.2, TS Gateway) at the engine level: IoT devices hosted by one endpoint,
+ * the engine's /25, the Update that lists prefixed instances, and the DM and observe operations on
+ * /prefix/... paths, over the mock transport of dm_test_fixture.h. */
+#include "dm_test_fixture.h"
+#include "observe_internal.h"
+
+struct gwfx {
+    struct dmfx *f;
+    struct tprov dev[2];
+    struct lwm2m_gwdev *gw[2];
+};
+
+static void loop_pass(struct dmfx *f) {
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+}
+
+/* Host with two devices "dev1" (21.5 °C) and "boiler" (60 °C). */
+static struct gwfx *gw_new(void) {
+    struct gwfx *g = calloc(1, sizeof(*g));
+    assert_non_null(g);
+    g->f = dmfx_new(2);
+    g->f->srv->default_pmin = 0;
+    g->f->srv->default_pmax = 0;
+    for (int i = 0; i < 2; i++) {
+        g->dev[i].model = g->f->model;
+        tp_fill(&g->dev[i]);
+    }
+    tp_set(&g->dev[1], P3(3303, 0, 5700), lwm2m_value_float(60.0));
+    assert_int_equal(
+        lwm2m_endpoint_add_device(g->f->ep, "dev1", "meter-a", &tp_provider, &g->dev[0], &g->gw[0]),
+        0);
+    assert_int_equal(
+        lwm2m_endpoint_add_device(g->f->ep, "boiler", "plc-7", &tp_provider, &g->dev[1], &g->gw[1]),
+        0);
+    return g;
+}
+
+static void gw_free(struct gwfx *g) {
+    dmfx_free(g->f);
+    free(g);
+}
+
+/* The payload of the last datagram sent as a string (Update or response). */
+static const char *last_payload(struct dmfx *f) {
+    dmfx_sent(f, -1);
+    return dm_text(f);
+}
+
+/* Answers the last CON request (an Update) with a piggybacked 2.04. */
+static void answer_update(struct dmfx *f) {
+    struct coap_msg *req = dmfx_sent(f, -1), m;
+    uint8_t buf[64];
+    assert_int_equal(req->code, COAP_POST);
+    coap_msg_init(&m, COAP_TYPE_ACK, COAP_204_CHANGED, req->mid);
+    coap_msg_set_token(&m, req->token, req->token_len);
+    int len = coap_serialize(&m, buf, sizeof(buf));
+    assert_true(len > 0);
+    coap_endpoint_input(f->ep->coap, buf, (size_t)len, &f->peer);
+}
+
+static void test_add_device_sends_update_with_prefixed_links(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    /* the second device's Update waits for the first one's answer */
+    assert_null(strstr(last_payload(g->f), "</boiler/"));
+    answer_update(g->f);
+    loop_pass(g->f);
+    struct coap_msg *m = dmfx_sent(g->f, -1);
+    assert_int_equal(m->code, COAP_POST); /* the Update */
+    const char *s = dm_text(g->f);
+    assert_non_null(strstr(s, "</25>;ver=2.0,</25/0>,</25/1>"));
+    assert_non_null(strstr(s, "</dev1/3303/0>"));
+    assert_non_null(strstr(s, "</boiler/3311/1>"));
+    assert_non_null(strstr(s, "</dev1/3>;ver=1.1,</dev1/3/0>"));
+    assert_null(strstr(s, "</dev1/1")); /* a device has no Server object */
+    /* /25 in ascending object order among the host's own, the prefixed links after them */
+    assert_true(strstr(s, "</3/0>") < strstr(s, "</25>"));
+    assert_true(strstr(s, "</25/1>") < strstr(s, "</3300>"));
+    assert_true(strstr(s, "</3311/1>") < strstr(s, "</dev1/"));
+    gw_free(g);
+}
+
+static void test_add_device_rejects_bad_prefixes(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    struct tprov t = {.model = g->f->model};
+    assert_int_equal(lwm2m_endpoint_add_device(g->f->ep, "dev1", "x", &tp_provider, &t, NULL),
+                     LWM2M_ERR_STATE);
+    assert_int_equal(lwm2m_endpoint_add_device(g->f->ep, "3dev", "x", &tp_provider, &t, NULL),
+                     LWM2M_ERR_INVALID);
+    assert_int_equal(lwm2m_endpoint_add_device(g->f->ep, "a/b", "x", &tp_provider, &t, NULL),
+                     LWM2M_ERR_INVALID);
+    assert_int_equal(lwm2m_endpoint_add_device(g->f->ep, "", "x", &tp_provider, &t, NULL),
+                     LWM2M_ERR_INVALID);
+    assert_int_equal(lwm2m_gwdev_instance(g->gw[1]), 1);
+    assert_string_equal(lwm2m_gwdev_prefix(g->gw[1]), "boiler");
+    gw_free(g);
+}
+
+static void test_gateway_object_reads(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    assert_int_equal(dm_get(g->f, "25/0/0", -1), COAP_205_CONTENT);
+    assert_string_equal(dm_text(g->f), "meter-a");
+    assert_int_equal(dm_get(g->f, "25/1/1", -1), COAP_205_CONTENT);
+    assert_string_equal(dm_text(g->f), "boiler");
+    assert_int_equal(dm_get(g->f, "25/0/3", -1), COAP_205_CONTENT);
+    const char *s = dm_text(g->f);
+    assert_non_null(strstr(s, "</dev1/3/0>"));
+    assert_non_null(strstr(s, "</dev1/3303/0>"));
+    assert_null(strstr(s, "</dev1/3303>,")); /* instances only */
+    assert_int_equal(dm_get(g->f, "25/2/0", -1), COAP_404_NOT_FOUND);
+    assert_int_equal(dm_get(g->f, "25", LWM2M_CT_SENML_JSON), COAP_205_CONTENT);
+    assert_non_null(strstr(dm_text(g->f), "\"plc-7\""));
+    /* the engine's /25 is read-only for the server */
+    assert_int_equal(dm_send_str(g->f, COAP_PUT, "25/0/1", LWM2M_CT_TEXT, "x"),
+                     COAP_405_METHOD_NOT_ALLOWED);
+    assert_int_equal(dm_send(g->f, COAP_DELETE, "25/0", -1, NULL, 0), COAP_405_METHOD_NOT_ALLOWED);
+    gw_free(g);
+}
+
+static void test_prefixed_read(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    assert_int_equal(dm_get(g->f, "dev1/3303/0/5700", -1), COAP_205_CONTENT);
+    assert_string_equal(dm_text(g->f), "21.5");
+    assert_int_equal(dm_get(g->f, "boiler/3303/0/5700", -1), COAP_205_CONTENT);
+    assert_string_equal(dm_text(g->f), "60");
+    assert_int_equal(dm_get(g->f, "dev1/3303/0", LWM2M_CT_SENML_JSON), COAP_205_CONTENT);
+    assert_non_null(strstr(dm_text(g->f), "\"bn\":\"/dev1/3303/0/\""));
+    assert_int_equal(dm_get(g->f, "dev1/3303/0", LWM2M_CT_LWM2M_CBOR), COAP_406_NOT_ACCEPTABLE);
+    assert_int_equal(dm_get(g->f, "nodev/3303/0/5700", -1), COAP_404_NOT_FOUND);
+    assert_int_equal(dm_get(g->f, "dev1/1/0/1", -1), COAP_404_NOT_FOUND);
+    assert_int_equal(dm_get(g->f, "dev1/25/0/0", -1), COAP_404_NOT_FOUND);
+    assert_int_equal(dm_get(g->f, "dev1/0/0/0", -1), COAP_401_UNAUTHORIZED);
+    /* the host's own tree is unchanged */
+    assert_int_equal(dm_get(g->f, "1/0/1", -1), COAP_205_CONTENT);
+    gw_free(g);
+}
+
+static void test_prefixed_write_execute_create_delete(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    assert_int_equal(dm_send_str(g->f, COAP_PUT, "dev1/3311/0/5850", LWM2M_CT_TEXT, "1"),
+                     COAP_204_CHANGED);
+    assert_int_equal(g->dev[0].writes, 1);
+    assert_int_equal(g->dev[1].writes + g->f->prov.writes, 0);
+    struct lwm2m_path want = P3(3311, 0, 5850);
+    assert_int_equal(lwm2m_path_cmp(&g->dev[0].last_path, &want), 0);
+    assert_int_equal(dm_send_str(g->f, COAP_POST, "boiler/3/0/4", -1, ""), COAP_204_CHANGED);
+    assert_int_equal(g->dev[1].executes, 1);
+    assert_int_equal(dm_send(g->f, COAP_DELETE, "boiler/3311/1", -1, NULL, 0), COAP_202_DELETED);
+    assert_false(tp_has_inst(&g->dev[1], 3311, 1));
+    assert_true(tp_has_inst(&g->f->prov, 3311, 1));
+    const char *tlv_create = "[{\"bn\":\"/3303/7/\",\"n\":\"5700\",\"v\":3}]";
+    assert_int_equal(dm_send_str(g->f, COAP_POST, "dev1/3303", LWM2M_CT_SENML_JSON, tlv_create),
+                     COAP_201_CREATED);
+    assert_true(tp_has_inst(&g->dev[0], 3303, 7));
+    gw_free(g);
+}
+
+static void test_prefixed_discover_and_attributes(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    assert_int_equal(dm_query(g->f, COAP_PUT, "dev1/3303/0/5700", "pmin=5"), COAP_204_CHANGED);
+    assert_int_equal(dm_get(g->f, "dev1/3303", LWM2M_CT_LINK), COAP_205_CONTENT);
+    const char *s = dm_text(g->f);
+    assert_non_null(strstr(s, "</dev1/3303>"));
+    assert_non_null(strstr(s, "</dev1/3303/0>"));
+    assert_non_null(strstr(s, "</dev1/3303/0/5700>;pmin=5"));
+    /* attributes are per device: the host's /3303/0/5700 has none */
+    assert_int_equal(dm_get(g->f, "3303/0/5700", LWM2M_CT_LINK), COAP_205_CONTENT);
+    assert_string_equal(dm_text(g->f), "</3303/0/5700>");
+    gw_free(g);
+}
+
+static void test_prefixed_observe_notify_cancel(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    struct dmfx *f = g->f;
+    struct rq q = {.code = COAP_GET, .path = "boiler/3303/0/5700", .has_observe = true};
+    struct coap_msg *r = dmfx_do(f, &q);
+    assert_non_null(r);
+    assert_int_equal(r->code, COAP_205_CONTENT);
+    assert_int_equal(lwm2m_gwdev_observations(g->gw[1]), 1);
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
+    size_t before = f->tp.n;
+    /* a change of the other device's value or the host's does not notify */
+    struct lwm2m_path p = P3(3303, 0, 5700);
+    tp_set(&g->dev[0], p, lwm2m_value_float(1.0));
+    lwm2m_gwdev_changed(g->gw[0], &p);
+    loop_pass(f);
+    assert_int_equal(f->tp.n, before);
+    tp_set(&g->dev[1], p, lwm2m_value_float(61.5));
+    lwm2m_gwdev_changed(g->gw[1], &p);
+    loop_pass(f);
+    assert_int_equal(f->tp.n, before + 1);
+    assert_string_equal(last_payload(f), "61.5");
+    /* cancel with Observe 1 */
+    q.observe = 1;
+    r = dmfx_do(f, &q);
+    assert_non_null(r);
+    assert_int_equal(lwm2m_gwdev_observations(g->gw[1]), 0);
+    gw_free(g);
+}
+
+static void test_read_composite_over_devices(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    const char *req = "[{\"n\":\"/boiler/3303/0/5700\"},{\"n\":\"/dev1/3303/0/5700\"},"
+                      "{\"n\":\"/3303/0/5701\"},{\"n\":\"/25/1/1\"}]";
+    struct rq q = {.code = COAP_FETCH,
+                   .path = "",
+                   .has_cf = true,
+                   .cf = LWM2M_CT_SENML_JSON,
+                   .payload = req,
+                   .len = strlen(req)};
+    struct coap_msg *r = dmfx_do(g->f, &q);
+    assert_non_null(r);
+    assert_int_equal(r->code, COAP_205_CONTENT);
+    const char *s = dm_text(g->f);
+    assert_non_null(strstr(s, "{\"n\":\"/boiler/3303/0/5700\",\"v\":60"));
+    assert_non_null(strstr(s, "{\"n\":\"/dev1/3303/0/5700\",\"v\":21.5}"));
+    assert_non_null(strstr(s, "{\"n\":\"/3303/0/5701\",\"vs\":\"Cel\"}"));
+    assert_non_null(strstr(s, "{\"n\":\"/25/1/1\",\"vs\":\"boiler\"}"));
+    /* an unknown prefix is 4.04; LwM2M CBOR cannot carry prefixes */
+    const char *bad = "[{\"n\":\"/nodev/3303/0/5700\"}]";
+    q.payload = bad;
+    q.len = strlen(bad);
+    assert_int_equal(dmfx_do(g->f, &q)->code, COAP_404_NOT_FOUND);
+    q.payload = req;
+    q.len = strlen(req);
+    q.has_accept = true;
+    q.accept = LWM2M_CT_LWM2M_CBOR;
+    assert_int_equal(dmfx_do(g->f, &q)->code, COAP_406_NOT_ACCEPTABLE);
+    gw_free(g);
+}
+
+static void test_write_composite_over_devices(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    const char *w = "[{\"n\":\"/dev1/3311/0/5851\",\"v\":7},"
+                    "{\"n\":\"/boiler/3311/0/5851\",\"v\":8},"
+                    "{\"n\":\"/3311/0/5851\",\"v\":9}]";
+    struct rq q = {.code = COAP_IPATCH,
+                   .path = "",
+                   .has_cf = true,
+                   .cf = LWM2M_CT_SENML_JSON,
+                   .payload = w,
+                   .len = strlen(w)};
+    assert_int_equal(dmfx_do(g->f, &q)->code, COAP_204_CHANGED);
+    struct lwm2m_value v;
+    assert_int_equal(tp_get(&g->dev[0], P3(3311, 0, 5851), &v), 0);
+    assert_int_equal(v.v.i, 7);
+    assert_int_equal(tp_get(&g->dev[1], P3(3311, 0, 5851), &v), 0);
+    assert_int_equal(v.v.i, 8);
+    assert_int_equal(tp_get(&g->f->prov, P3(3311, 0, 5851), &v), 0);
+    assert_int_equal(v.v.i, 9);
+    /* all or nothing: an unknown prefix or a /25 target writes nothing */
+    const char *bad = "[{\"n\":\"/dev1/3311/0/5851\",\"v\":1},"
+                      "{\"n\":\"/nodev/3311/0/5851\",\"v\":1}]";
+    q.payload = bad;
+    q.len = strlen(bad);
+    assert_int_equal(dmfx_do(g->f, &q)->code, COAP_404_NOT_FOUND);
+    const char *gw = "[{\"n\":\"/25/0/1\",\"vs\":\"x\"}]";
+    q.payload = gw;
+    q.len = strlen(gw);
+    assert_int_equal(dmfx_do(g->f, &q)->code, COAP_405_METHOD_NOT_ALLOWED);
+    assert_int_equal(tp_get(&g->dev[0], P3(3311, 0, 5851), &v), 0);
+    assert_int_equal(v.v.i, 7);
+    gw_free(g);
+}
+
+static void test_observe_composite_on_one_device(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    struct dmfx *f = g->f;
+    const char *req = "[{\"n\":\"/boiler/3303/0/5700\"},{\"n\":\"/boiler/3311/0/5851\"}]";
+    struct rq q = {.code = COAP_FETCH,
+                   .path = "",
+                   .has_cf = true,
+                   .cf = LWM2M_CT_SENML_JSON,
+                   .has_observe = true,
+                   .payload = req,
+                   .len = strlen(req)};
+    struct coap_msg *r = dmfx_do(f, &q);
+    assert_non_null(r);
+    assert_int_equal(r->code, COAP_205_CONTENT);
+    assert_non_null(strstr(dm_text(f), "\"/boiler/3303/0/5700\""));
+    assert_int_equal(lwm2m_gwdev_observations(g->gw[1]), 1);
+    size_t before = f->tp.n;
+    struct lwm2m_path p = P3(3303, 0, 5700);
+    tp_set(&g->dev[1], p, lwm2m_value_float(62.5));
+    lwm2m_gwdev_changed(g->gw[1], &p);
+    loop_pass(f);
+    assert_int_equal(f->tp.n, before + 1);
+    const char *n = last_payload(f);
+    assert_non_null(strstr(n, "{\"n\":\"/boiler/3303/0/5700\",\"v\":62.5}"));
+    assert_non_null(strstr(n, "\"/boiler/3311/0/5851\""));
+    /* cancel with Observe 1 and the same list */
+    q.observe = 1;
+    assert_int_equal(dmfx_do(f, &q)->code, COAP_205_CONTENT);
+    assert_int_equal(lwm2m_gwdev_observations(g->gw[1]), 0);
+    /* paths of two devices in one Observe-Composite: not supported */
+    const char *mixed = "[{\"n\":\"/boiler/3303/0/5700\"},{\"n\":\"/dev1/3303/0/5700\"}]";
+    q.observe = 0;
+    q.payload = mixed;
+    q.len = strlen(mixed);
+    assert_int_equal(dmfx_do(f, &q)->code, COAP_405_METHOD_NOT_ALLOWED);
+    gw_free(g);
+}
+
+static void test_remove_device(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    struct dmfx *f = g->f;
+    struct rq q = {.code = COAP_GET, .path = "dev1/3303/0/5700", .has_observe = true};
+    assert_non_null(dmfx_do(f, &q));
+    assert_int_equal(lwm2m_gwdev_observations(g->gw[0]), 1);
+    lwm2m_endpoint_remove_device(g->gw[0]);
+    assert_int_equal(dm_get(f, "dev1/3303/0/5700", -1), COAP_404_NOT_FOUND);
+    assert_int_equal(dm_get(f, "25/0/0", -1), COAP_404_NOT_FOUND);
+    assert_int_equal(dm_get(f, "25/1/0", -1), COAP_205_CONTENT);
+    /* a new device takes the free instance 0 */
+    assert_int_equal(
+        lwm2m_endpoint_add_device(f->ep, "dev3", "x", &tp_provider, &g->dev[0], &g->gw[0]), 0);
+    assert_int_equal(lwm2m_gwdev_instance(g->gw[0]), 0);
+    gw_free(g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_add_device_sends_update_with_prefixed_links),
+        cmocka_unit_test(test_add_device_rejects_bad_prefixes),
+        cmocka_unit_test(test_gateway_object_reads),
+        cmocka_unit_test(test_prefixed_read),
+        cmocka_unit_test(test_prefixed_write_execute_create_delete),
+        cmocka_unit_test(test_prefixed_discover_and_attributes),
+        cmocka_unit_test(test_prefixed_observe_notify_cancel),
+        cmocka_unit_test(test_read_composite_over_devices),
+        cmocka_unit_test(test_write_composite_over_devices),
+        cmocka_unit_test(test_observe_composite_on_one_device),
+        cmocka_unit_test(test_remove_device),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
