@@ -189,6 +189,7 @@ static int fill_cfg(struct gw *g, struct gw_adapter *ga, struct br_device **devs
             continue;
         size_t k = rule_points(g, cd, pool, *pts + used, &rc);
         rules[mc->n_discovery++] = (struct mq_discovery_cfg){.topic = cd->discover,
+                                                             .availability_topic = cd->availability,
                                                              .max_devices = cd->max_devices,
                                                              .points = *pts + used,
                                                              .n_points = k,
@@ -229,8 +230,11 @@ int gw_mq_build(struct gw *g, struct gw_adapter *ga, struct br_device **devs, si
 static const struct cfg_device *rule_for(struct gw *g, struct gw_adapter *ga, const char *topic) {
     for (size_t i = 0; i < g->cfg->ndevices; i++) {
         const struct cfg_device *cd = &g->cfg->devices[i];
-        if (is_rule_of(cd, ga) && cd->discover_filter != NULL &&
-            mq_topic_match(cd->discover_filter, topic))
+        if (!is_rule_of(cd, ga))
+            continue;
+        /* "online" on the availability topic discovers too */
+        if ((cd->discover_filter != NULL && mq_topic_match(cd->discover_filter, topic)) ||
+            (cd->availability != NULL && mq_template_match(cd->availability, topic, NULL, NULL)))
             return cd;
     }
     return NULL;

@@ -57,7 +57,8 @@ static bool device_eq(const struct cfg_device *a, const struct cfg_device *b) {
     if (!str_eq(a->name, b->name) || !str_eq(a->endpoint, b->endpoint) ||
         !str_eq(a->profile->name, b->profile->name) || !adapter_eq(a->adapter, b->adapter) ||
         a->unit != b->unit || a->poll_ms != b->poll_ms || a->nres != b->nres ||
-        !str_eq(a->discover, b->discover) || a->max_devices != b->max_devices)
+        !str_eq(a->discover, b->discover) || !str_eq(a->availability, b->availability) ||
+        a->max_devices != b->max_devices)
         return false;
     for (size_t i = 0; i < a->nres; i++) {
         const struct cfg_resource *x = &a->res[i], *y = &b->res[i];

@@ -257,6 +257,9 @@ struct cfg_device {
     const char *discover_filter; /* the subscription filter, {device} replaced by + */
     uint16_t discover_level;     /* 0-based topic level that names the device */
     uint32_t max_devices;        /* default 100 */
+    /* optional availability topic template with {device}: "offline" there marks the device
+     * gone, "online" discovers it; NULL when not set */
+    const char *availability;
     /* Per-device overrides of gateway.stale_after / gateway.down_deregister; 0: the gateway's
      * setting. Also valid on a discovery rule (for every device it creates). */
     uint32_t stale_after_ms;

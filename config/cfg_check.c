@@ -199,6 +199,27 @@ static void check_discover(struct cfg_ctx *ctx, struct cfg_device *d,
     d->discover_level = (uint16_t)name_level;
 }
 
+/* An availability template: a topic name (no wildcards: it names one device's topic) where
+ * {device} appears at least once; the adapter subscribes with {device} as +. */
+static void check_availability(struct cfg_ctx *ctx, const struct cfg_device *d,
+                               const struct cfg_device_src *src) {
+    const char *p = d->availability;
+    bool named = false, ok = p[0] != '\0';
+    for (const char *s = p; ok && *s;) {
+        if (strncmp(s, "{device}", 8) == 0) {
+            named = true;
+            s += 8;
+        } else {
+            ok = strchr("+#{}", *s) == NULL;
+            s++;
+        }
+    }
+    if (!ok || !named)
+        key_err(ctx, src->availability, "availability",
+                "expected a topic with {device} and no wildcards, like "
+                "sensors/{device}/availability");
+}
+
 /* Expands the endpoint name of a configured device and checks it is unique. */
 static void check_endpoint(struct cfg_ctx *ctx, size_t i) {
     struct cfg *cfg = ctx->cfg;
@@ -285,6 +306,9 @@ int cfg_check(struct cfg_ctx *ctx) {
         }
         if (d->discover != NULL && d->adapter != NULL && d->adapter->type == CFG_ADAPTER_MQTT)
             check_discover(ctx, d, src);
+        if (d->availability != NULL && d->discover != NULL && d->adapter != NULL &&
+            d->adapter->type == CFG_ADAPTER_MQTT)
+            check_availability(ctx, d, src);
         if (d->name != NULL) {
             /* a duplicate name would only repeat itself as a duplicate endpoint */
             if (check_names(ctx, i) && cfg->lwm2m.mode == CFG_MODE_ENDPOINT_PER_DEVICE)

@@ -47,7 +47,8 @@ const char *cfg_node_kind_name(const struct cfg_node *n); /* "a mapping", "a seq
 
 /* Source positions of a device entry, kept until the cross-reference checks have run. */
 struct cfg_device_src {
-    const struct cfg_node *node, *name, *adapter, *profile, *unit, *poll, *discover, *send;
+    const struct cfg_node *node, *name, *adapter, *profile, *unit, *poll, *discover, *send,
+        *availability;
     const char *adapter_name, *profile_name;
     const struct cfg_resource *overrides; /* parsed `overrides`, sorted */
     size_t noverrides;

@@ -598,6 +598,7 @@ static const struct cfg_directive device_dirs[] = {
     DV("unit", unit, CFG_D_INT, .min = 0, .max = 255),
     DV("poll", poll_ms, CFG_D_DURATION, .min = 1, .max = 86400000),
     DV("discover", discover, CFG_D_STR),
+    DV("availability", availability, CFG_D_STR),
     DV("max_devices", max_devices, CFG_D_UINT, .def = "100", .min = 1, .max = 100000),
     DV("stale_after", stale_after_ms, CFG_D_DURATION, .min = 1, .max = 86400000),
     DV("down_deregister", down_deregister_ms, CFG_D_DURATION, .min = 1, .max = 86400000),
@@ -630,6 +631,7 @@ static void device_one(struct cfg_ctx *ctx, const struct cfg_node *m, struct cfg
     src->unit = cfg_map_get(m, "unit");
     src->poll = cfg_map_get(m, "poll");
     src->discover = cfg_map_get(m, "discover");
+    src->availability = cfg_map_get(m, "availability");
     src->send = cfg_map_get(m, "send");
     if (src->unit == NULL)
         d->unit = -1;
@@ -641,6 +643,11 @@ static void device_one(struct cfg_ctx *ctx, const struct cfg_node *m, struct cfg
                 "topics)");
     else if (src->name != NULL && src->discover != NULL)
         cfg_err(ctx, src->discover, "give either name or discover, not both");
+    if (src->availability != NULL && src->discover == NULL) {
+        size_t saved = cfg_path_push(ctx, "availability");
+        cfg_err(ctx, src->availability, "only discovery rules (with discover) have availability");
+        cfg_path_pop(ctx, saved);
+    }
     const struct cfg_node *ov = cfg_map_get(m, "overrides");
     if (ov != NULL) {
         struct cfg_resource *r = NULL;

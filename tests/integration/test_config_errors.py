@@ -256,7 +256,8 @@ BAD = [
      '  - {adapter: broker, profile: th}\n'
      '  - {name: t2, adapter: broker, profile: th, discover: "s/+"}\n'
      '  - {name: t3, adapter: broker, profile: th, unit: 256, max_devices: 0}\n'
-     '  - {name: t4, profile: th, overrides: {3: {0: {1: [x]}}}}\n',
+     '  - {name: t4, profile: th, overrides: {3: {0: {1: [x]}}}}\n'
+     '  - {name: t5, adapter: broker, profile: th, availability: "s/{device}/a"}\n',
      [
          "device-keys.yaml:7:5: devices[0]: missing required key 'name' (or 'discover' to find devices on MQTT topics)",
          'device-keys.yaml:8:56: devices[1]: give either name or discover, not both',
@@ -264,6 +265,7 @@ BAD = [
          "device-keys.yaml:9:70: devices[2].max_devices: expected an integer 1..100000, got '0'",
          "device-keys.yaml:10:5: devices[3]: missing required key 'adapter'",
          'device-keys.yaml:10:52: devices[3].overrides.3.0.1: expected a binding (a mapping with read/write, topic or value), got a sequence',
+         'device-keys.yaml:11:60: devices[4].availability: only discovery rules (with discover) have availability',
      ]),
     ('stale-down',
      'gateway: {stale_after: soon, down_deregister: 0s}\n'
@@ -281,6 +283,19 @@ BAD = [
          "stale-down.yaml:8:59: devices[0].stale_after: expected a duration like 500ms, 1s or 5m, got '5'",
          "stale-down.yaml:8:79: devices[0].down_deregister: expected a duration like 500ms, 1s or 5m, got 'yes'",
          "stale-down.yaml:9:66: devices[1].stale_after: expected a duration from 1ms to 24h, got '25h'",
+     ]),
+    ('availability',
+     'lwm2m: {servers: [{uri: coap://h}]}\n'
+     'adapters:\n'
+     '  - {name: broker, type: mqtt, host: h}\n'
+     'profiles:\n'
+     '  th: {3303: {0: {5700: {topic: "s/{device}"}}}}\n'
+     'devices:\n'
+     '  - {adapter: broker, profile: th, discover: "s/+", availability: "s/+/avail"}\n'
+     '  - {adapter: broker, profile: th, discover: "t/+", availability: "t/online"}\n',
+     [
+         'availability.yaml:7:67: devices[0].availability: expected a topic with {device} and no wildcards, like sensors/{device}/availability',
+         'availability.yaml:8:67: devices[1].availability: expected a topic with {device} and no wildcards, like sensors/{device}/availability',
      ]),
     ('reporting',
      'lwm2m:\n'

@@ -6,8 +6,8 @@ as a Notify and a Read returns it; a server Write or Execute is published on the
 (seen by mosquitto_sub) and answered 2.04 after the broker's PUBACK (QoS 1); a malformed payload
 keeps the old value readable until stale_after, then Reads answer 5.03 until a good payload
 arrives, and the gateway stays up; an empty retained message deregisters that device's endpoint
-(and a new message brings it back); SIGHUP keeps discovered endpoints, or rediscovers them when
-the rule changed; /metrics counts MQTT traffic. Prints `N passed, M failed`."""
+(and a new message brings it back), and so does "offline" on its availability topic ("online"
+brings it back); SIGHUP keeps discovered endpoints, or rediscovers them when the rule changed; /metrics counts MQTT traffic. Prints `N passed, M failed`."""
 import json
 import os
 import shutil
@@ -61,7 +61,7 @@ profiles:
     3331: {{ 0: {{ 5822: {{ write: {{ topic: "plugs/{{device}}/reset", qos: 1 }} }} }} }}
 devices:
   - {{ adapter: broker, profile: th, discover: "sensors/{{device}}/state", max_devices: 1100,
-      stale_after: {stale}s }}
+      availability: "sensors/{{device}}/availability", stale_after: {stale}s }}
   - {{ name: plug-1, adapter: broker, profile: plug }}
 """
 
@@ -237,6 +237,22 @@ def test_empty_retained_deregisters():
                      what="value of the device that came back")
 
 
+def test_offline_availability_deregisters():
+    name = dev(11)
+    publish("sensors/%s/availability" % name, b"offline")
+    S["srv"].wait_deregistration(ep(name), timeout=10)
+    harness.wait_for(lambda: metrics()['lwm2m_gateway_mqtt_gone_total{adapter="broker"}'] == 2,
+                     timeout=5, what="gone counted")
+    devs = {d["device"] for d in json.loads(http("/api/v1/devices")[1])}
+    assert name not in devs and dev(12) in devs and len(devs) == N, len(devs)
+    # "online" there discovers it again, as a new registration.
+    publish("sensors/%s/availability" % name, b"online")
+    S["srv"].wait_registration(ep(name), timeout=10)
+    publish("sensors/%s/state" % name, b'{"temperature": 31, "on": true}', retain=True)
+    harness.wait_for(lambda: text_read(name, "/3303/0/5700").text == "31", timeout=5,
+                     what="value of the device that came back")
+
+
 def write_config(max_devices):
     with open(S["cfg"], "w", encoding="utf-8") as f:
         f.write(CONFIG.format(gw=GW_ID, http=S["http"], srv=S["srv"].port, mq=S["mq"],
@@ -290,5 +306,5 @@ if __name__ == "__main__":
     harness.run([test_start, test_discovery_registers_each_device, test_read_and_notify,
                  test_write_publishes_command_after_puback,
                  test_malformed_payload_keeps_value_then_503, test_empty_retained_deregisters,
-                 test_sighup_keeps_or_rediscovers, test_sigterm_deregisters_everything,
+                 test_offline_availability_deregisters, test_sighup_keeps_or_rediscovers, test_sigterm_deregisters_everything,
                  test_cleanup])

@@ -37,12 +37,31 @@ class Broker:
 
     def __init__(self, persistent=False, port=None):
         self.dir = tempfile.mkdtemp(prefix="gw-mq-")
+        self.fixed_port = port is not None
         self.port = port or free_tcp_port()
         self.persistent = persistent
         self.proc = None
         self.start()
 
     def start(self):
+        # Between free_tcp_port() and mosquitto's bind another test running in parallel may take
+        # the port: our mosquitto then exits at once ("Address already in use") while the other
+        # broker answers connects. So the broker counts as up only while our process lives, and
+        # a port we chose ourselves is chosen again.
+        for _ in range(5):
+            self._launch()
+            harness.wait_for(lambda: self.proc.poll() is not None or self._accepts(), timeout=10,
+                             what="mosquitto listening")
+            time.sleep(0.3)
+            if self.proc.poll() is None:
+                return
+            self.log.close()
+            if self.fixed_port:
+                break
+            self.port = free_tcp_port()
+        raise RuntimeError("mosquitto could not listen on 127.0.0.1:%d" % self.port)
+
+    def _launch(self):
         conf = os.path.join(self.dir, "mosquitto.conf")
         with open(conf, "w") as f:
             f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % self.port)
@@ -55,7 +74,6 @@ class Broker:
         self.log = open(os.path.join(self.dir, "broker.log"), "ab")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=self.log,
                                      stderr=subprocess.STDOUT)
-        harness.wait_for(self._accepts, timeout=10, what="mosquitto listening")
 
     def _accepts(self):
         try:

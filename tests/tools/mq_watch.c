@@ -57,7 +57,9 @@ static void usage(void) {
     fprintf(stderr,
             "usage: mq_watch [--host H] --port P [--id ID] [--persistent] [--v5] [--quiet]\n"
             "                [--keepalive S] [--backoff-min MS] [--backoff-max MS]\n"
-            "                [--user U --password-env VAR] [--write-timeout MS] SPEC...\n"
+            "                [--user U --password-env VAR] [--write-timeout MS]\n"
+            "                [--ca FILE [--cert FILE --key FILE]]\n"
+            "                [--psk-identity ID --psk-env VAR] SPEC...\n"
             "SPEC: dev=NAME | disc=TOPIC[;max=N][;avail=TEMPLATE][;qos=Q] | pt=KEY=VAL;...\n"
             "  point keys: name topic fmt(text|json|hex|base64|raw) ptr type(auto|bool|int|\n"
             "  uint|double|string|bytes) qos cmd cmdfmt cmdptr cmdqos true false retain\n"
@@ -424,6 +426,10 @@ static int parse_args(struct watch *w, int argc, char **argv) {
             c->password.env = argv[++i];
         } else if (strcmp(a, "--ca") == 0 && next != NULL) {
             c->tls_ca_file = argv[++i];
+        } else if (strcmp(a, "--cert") == 0 && next != NULL) {
+            c->tls_cert_file = argv[++i];
+        } else if (strcmp(a, "--key") == 0 && next != NULL) {
+            c->tls_key_file = argv[++i];
         } else if (strcmp(a, "--psk-identity") == 0 && next != NULL) {
             c->psk_identity = argv[++i];
         } else if (strcmp(a, "--psk-env") == 0 && next != NULL) {
