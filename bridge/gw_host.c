@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `lwm2m.mode: gateway` (LwM2M 1.2 Gateway): the one endpoint the gateway registers, its own
  * Device object (/3/0), and each virtual device hosted on it as an IoT device under a path
- * prefix (config/REFERENCE.md documents how the prefix is chosen). */
+ * prefix (the README's configuration reference says how the prefix is chosen). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
