@@ -25,21 +25,27 @@ static uint64_t now_ms(void) {
 
 /* ---- endpoints ------------------------------------------------------------------------------ */
 
-int gw_endpoint_attach(struct gw *g, struct br_device *d) {
-    if (gw_host_mode(g))
-        return gw_host_attach(g, d);
-    const struct cfg_lwm2m *l = &g->cfg->lwm2m;
-    struct lwm2m_server_cfg srv[16];
+/* The engine's server list for an endpoint, from lwm2m.servers (at most GW_MAX_SERVERS). The
+ * strings stay owned by the config. */
+size_t gw_server_cfgs(const struct cfg_lwm2m *l, struct lwm2m_server_cfg *out) {
     size_t n = 0;
-    for (size_t i = 0; i < l->nservers && n < 16; i++) {
-        srv[n++] = (struct lwm2m_server_cfg){.uri = l->servers[i].uri,
+    for (size_t i = 0; i < l->nservers && n < GW_MAX_SERVERS; i++)
+        out[n++] = (struct lwm2m_server_cfg){.uri = l->servers[i].uri,
                                              .ssid = l->servers[i].short_server_id,
                                              .lifetime = l->servers[i].lifetime,
                                              .binding = l->binding,
                                              .version_minor = (uint8_t)l->version,
                                              .sec_mode = LWM2M_SEC_NOSEC,
                                              .notification_storing = l->store.enabled};
-    }
+    return n;
+}
+
+int gw_endpoint_attach(struct gw *g, struct br_device *d) {
+    if (gw_host_mode(g))
+        return gw_host_attach(g, d);
+    const struct cfg_lwm2m *l = &g->cfg->lwm2m;
+    struct lwm2m_server_cfg srv[GW_MAX_SERVERS];
+    size_t n = gw_server_cfgs(l, srv);
     struct gw_handle *h = calloc(1, sizeof(*h));
     if (h == NULL)
         return LWM2M_ERR_NOMEM;

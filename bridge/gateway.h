@@ -71,6 +71,9 @@ int gw_run(const char *path);
 
 /* gateway.c, for gw_reload.c: endpoints, devices, adapters. */
 int gw_endpoint_attach(struct gw *g, struct br_device *d);
+/* Servers an endpoint registers with, filled from lwm2m.servers; returns how many. */
+#define GW_MAX_SERVERS 16
+size_t gw_server_cfgs(const struct cfg_lwm2m *l, struct lwm2m_server_cfg *out);
 void gw_endpoint_detach(struct gw *g, struct br_device *d);
 int gw_devices_create(struct gw *g, const struct cfg *cfg, bool (*skip)(struct gw *, const char *));
 void gw_adapter_free(struct gw_adapter *ga);

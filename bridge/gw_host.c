@@ -86,7 +86,7 @@ bool gw_host_mode(const struct gw *g) {
 /* The one registration, made on first use. */
 static int host_open(struct gw *g) {
     const struct cfg_lwm2m *l = &g->cfg->lwm2m;
-    struct lwm2m_server_cfg srv[16];
+    struct lwm2m_server_cfg srv[GW_MAX_SERVERS];
     char name[256];
     size_t n = 0;
     if (g->host != NULL)
@@ -100,14 +100,7 @@ static int host_open(struct gw *g) {
                l->endpoint_name);
         return LWM2M_ERR_INVALID;
     }
-    for (size_t i = 0; i < l->nservers && n < 16; i++)
-        srv[n++] = (struct lwm2m_server_cfg){.uri = l->servers[i].uri,
-                                             .ssid = l->servers[i].short_server_id,
-                                             .lifetime = l->servers[i].lifetime,
-                                             .binding = l->binding,
-                                             .version_minor = (uint8_t)l->version,
-                                             .sec_mode = LWM2M_SEC_NOSEC,
-                                             .notification_storing = l->store.enabled};
+    n = gw_server_cfgs(l, srv);
     struct gw_host *host = calloc(1, sizeof(*host));
     if (host == NULL)
         return LWM2M_ERR_NOMEM;
