@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 
 import harness
+from gw_fixtures import meter_and_thermo
 from lwm2m_server import CT_SENML_JSON, CT_TEXT, LwM2MServer, senml_values
 from mb_common import PyModbus, free_tcp_port
 
@@ -47,18 +48,7 @@ def config(devices, down_deregister=None):
         "lwm2m:",
         "  lifetime: 60",
         "  servers: [ { uri: 'coap://127.0.0.1:%d' } ]" % S["srv"].port,
-        "adapters:",
-        "  - { name: plc, type: modbus-tcp, host: 127.0.0.1, port: %d, timeout: 300ms }"
-        % S["mb_port"],
-        "  - { name: none, type: modbus-tcp, host: 127.0.0.1, port: 1 }",
-        "profiles:",
-        "  meter:",
-        "    3: { 0: { 0: ACME, 1: EM-340 } }",
-        "    3316: { 0: { 5700: { read: 'holding:0', type: float32 }, 5701: V } }",
-        "    3311: { 0: { 5850: { read: 'coil:0', write: 'coil:0' } } }",
-        "  thermo:",
-        "    3: { 0: { 0: Thermo Inc, 1: T-100 } }",
-        "    3303: { 0: { 5700: 21.5, 5701: Cel } }",
+    ] + meter_and_thermo(S["mb_port"]) + [
         "devices:",
     ]
     for d in devices:
