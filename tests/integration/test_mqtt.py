@@ -393,7 +393,11 @@ def test_broker_restart_no_qos1_loss():
         w.wait_line(lambda l: l == "value m1 seq good int 200", timeout=10, start=mark)
         # (The queued messages may overtake the SUBACKs that "up" waits for: count from "down".)
         seen = [int(l.split()[-1]) for l in w.lines[mark:] if l.startswith("value m1 seq")]
-        assert seen == list(range(1, 201)), seen[:10]
+        # QoS 1 is at-least-once: the broker may deliver again what it had not recorded as
+        # acknowledged before it stopped (message 0, or a repeat). Nothing may be missing or
+        # come out of order.
+        got = [v for v in seen if v >= 1]
+        assert got == sorted(got) and sorted(set(got)) == list(range(1, 201)), seen[:10]
         # And the subscription still delivers new messages after the reconnect.
         pub = Publisher(broker.port)
         pub.publish_many([("plant/m1/power", b"42")], qos=1)
