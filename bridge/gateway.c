@@ -128,10 +128,13 @@ static uint32_t down_deregister_ms(const struct gw *g, const struct br_device *d
 static void down_timer_cb(evutil_socket_t fd, short what, void *arg) {
     struct br_device *d = arg;
     struct gw *g = d->env->ctx;
-    if (d->up || d->ep == NULL || g->stopping) /* gateway mode: devices stay on the endpoint */
+    if (d->up || (d->ep == NULL && d->gwdev == NULL) || g->stopping)
         return;
+    /* Gateway mode: the device leaves /25 (an Update without its instances) instead. */
     br_log_write(&g->log, BR_LOG_WARN, d->name, d->endpoint,
-                 "down for %u ms: deregistering until it is back", down_deregister_ms(g, d));
+                 d->gwdev != NULL ? "down for %u ms: removed from /25 until it is back"
+                                  : "down for %u ms: deregistering until it is back",
+                 down_deregister_ms(g, d));
     gw_endpoint_detach(g, d);
     d->state = BR_DEV_DOWN_DEREGISTERED;
 }
@@ -243,8 +246,9 @@ static void device_state(struct gw *g, struct br_device *d, enum adapter_state s
         evtimer_add(d->down_timer, &tv);
     } else {
         evtimer_del(d->down_timer);
-        if (d->state == BR_DEV_DOWN_DEREGISTERED && d->ep == NULL) {
-            br_log_write(&g->log, BR_LOG_INFO, d->name, d->endpoint, "back: registering again");
+        if (d->state == BR_DEV_DOWN_DEREGISTERED && d->ep == NULL && d->gwdev == NULL) {
+            br_log_write(&g->log, BR_LOG_INFO, d->name, d->endpoint,
+                         gw_host_mode(g) ? "back: added to /25 again" : "back: registering again");
             gw_endpoint_attach(g, d);
         }
     }

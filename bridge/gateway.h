@@ -106,6 +106,8 @@ void gw_host_registered(struct gw *g, bool reg);
  * nothing without an endpoint). */
 int gw_state_dir_prepare(struct gw *g, const struct cfg *cfg);
 int gw_report_apply(struct gw *g, struct br_device *d);
+/* Gateway mode: notifications and store-and-forward of the gateway's own endpoint. */
+int gw_report_apply_host(struct gw *g);
 
 /* gw_reload.c: SIGHUP. Loads the file again and applies the difference; on an invalid file
  * logs its errors and keeps running with the old config. */

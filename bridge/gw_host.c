@@ -114,6 +114,7 @@ static int host_open(struct gw *g) {
         return rc;
     }
     g->host_ctx = host;
+    gw_report_apply_host(g); /* logged; the endpoint serves without its reporting options */
     BR_INFO(&g->log, "gateway mode: endpoint %s, local port %u", name,
             lwm2m_endpoint_port(g->host));
     return 0;
@@ -152,6 +153,7 @@ int gw_host_attach(struct gw *g, struct br_device *d) {
     }
     d->handle = h;
     d->state = lwm2m_endpoint_registered(g->host) ? BR_DEV_REGISTERED : BR_DEV_REGISTERING;
+    gw_report_apply(g, d); /* its Send and queue ride on the host's registration */
     br_log_write(&g->log, BR_LOG_INFO, d->name, lwm2m_endpoint_name(g->host),
                  "IoT device /25/%u, prefix /%s", lwm2m_gwdev_instance(d->gwdev),
                  lwm2m_gwdev_prefix(d->gwdev));

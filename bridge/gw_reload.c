@@ -251,6 +251,7 @@ void gw_reload(struct gw *g) {
     int rc = gw_devices_create(g, nc, exists);
     if (rc == 0)
         rc = gw_adapters_create(g);
+    gw_report_apply_host(g); /* gateway mode, endpoint kept: notifications may have changed */
     for (struct br_device *d = g->devices; d != NULL; d = d->next) {
         if (d->ep == NULL && d->gwdev == NULL && d->state != BR_DEV_DOWN_DEREGISTERED)
             gw_endpoint_attach(g, d);

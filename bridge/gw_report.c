@@ -50,12 +50,36 @@ int gw_state_dir_prepare(struct gw *g, const struct cfg *cfg) {
     return rc;
 }
 
-int gw_report_apply(struct gw *g, struct br_device *d) {
+/* The options every endpoint shares: notifications and the store. */
+static struct lwm2m_report_cfg report_base(const struct gw *g) {
     const struct cfg_lwm2m *l = &g->cfg->lwm2m;
+    return (struct lwm2m_report_cfg){
+        .notify_con = l->notifications.con,
+        .con_every = l->notifications.con_every,
+        .send_ct = LWM2M_CT_SENML_CBOR,
+        .state_dir = l->store.enabled ? g->cfg->gateway.state_dir : NULL,
+        .store_max_entries = l->store.max_entries,
+        .store_max_bytes = l->store.max_bytes,
+    };
+}
+
+int gw_report_apply_host(struct gw *g) {
+    if (g->host == NULL)
+        return 0;
+    struct lwm2m_report_cfg rc = report_base(g);
+    int err = lwm2m_endpoint_set_report(g->host, &rc);
+    if (err != 0)
+        BR_ERR(&g->log, "gateway endpoint: cannot set reporting options: %s", lwm2m_strerror(err));
+    return err;
+}
+
+int gw_report_apply(struct gw *g, struct br_device *d) {
     const struct cfg_send *snd = &d->cfg->send;
     struct lwm2m_path paths[SEND_PATHS_MAX];
     size_t n = 0;
-    if (d->ep == NULL)
+    /* Gateway mode: the device's view sends on the host's registration, names prefixed. */
+    struct lwm2m_endpoint *ep = d->ep != NULL ? d->ep : lwm2m_gwdev_endpoint(d->gwdev);
+    if (ep == NULL)
         return 0;
     for (size_t i = 0; i < snd->npaths && n < SEND_PATHS_MAX; i++, n++) {
         paths[n] = (struct lwm2m_path){.len = snd->paths[i].depth};
@@ -64,19 +88,13 @@ int gw_report_apply(struct gw *g, struct br_device *d) {
     if (snd->npaths > SEND_PATHS_MAX)
         br_log_write(&g->log, BR_LOG_WARN, d->name, d->endpoint,
                      "send: only the first %d of %zu paths are sent", SEND_PATHS_MAX, snd->npaths);
-    struct lwm2m_report_cfg rc = {
-        .notify_con = l->notifications.con,
-        .con_every = l->notifications.con_every,
-        .send_ct = snd->format == CFG_SEND_SENML_JSON ? LWM2M_CT_SENML_JSON : LWM2M_CT_SENML_CBOR,
-        .send_paths = n ? paths : NULL,
-        .send_npaths = n,
-        .send_on_change = snd->on_change,
-        .send_period_s = snd->period_s,
-        .state_dir = l->store.enabled ? g->cfg->gateway.state_dir : NULL,
-        .store_max_entries = l->store.max_entries,
-        .store_max_bytes = l->store.max_bytes,
-    };
-    int err = lwm2m_endpoint_set_report(d->ep, &rc);
+    struct lwm2m_report_cfg rc = report_base(g);
+    rc.send_ct = snd->format == CFG_SEND_SENML_JSON ? LWM2M_CT_SENML_JSON : LWM2M_CT_SENML_CBOR;
+    rc.send_paths = n ? paths : NULL;
+    rc.send_npaths = n;
+    rc.send_on_change = snd->on_change;
+    rc.send_period_s = snd->period_s;
+    int err = lwm2m_endpoint_set_report(ep, &rc);
     if (err != 0)
         br_log_write(&g->log, BR_LOG_ERROR, d->name, d->endpoint,
                      "cannot set reporting options: %s", lwm2m_strerror(err));

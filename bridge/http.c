@@ -178,6 +178,35 @@ static void metrics_bus(struct evbuffer *b, struct gw *g) {
     metrics_mqtt(b, g);
 }
 
+/* The engine's Information Reporting counters (report.h) beyond notifications/observations. */
+static void metrics_report(struct evbuffer *b, const struct lwm2m_report_stats *rs) {
+    metric1(b, "lwm2m_gateway_observe_started_total", "counter",
+            "Observe and Observe-Composite requests accepted.", rs->observe_started);
+    metric1(b, "lwm2m_gateway_observe_ended_total", "counter",
+            "Observations ended by cancel, RST, failed CON or registration change.",
+            rs->observe_ended);
+    metric(b, "lwm2m_gateway_notifications_by_type_total", "counter",
+           "Notifications sent, by CoAP message type.");
+    evbuffer_add_printf(b,
+                        "lwm2m_gateway_notifications_by_type_total{type=\"con\"} %" PRIu64 "\n"
+                        "lwm2m_gateway_notifications_by_type_total{type=\"non\"} %" PRIu64 "\n",
+                        rs->notify_con, rs->notify_non);
+    metric1(b, "lwm2m_gateway_sends_total", "counter", "LwM2M Send requests sent (POST /dp).",
+            rs->sends);
+    metric1(b, "lwm2m_gateway_sends_muted_total", "counter",
+            "Sends not sent because the server muted Send (/1/x/23).", rs->send_muted);
+    metric1(b, "lwm2m_gateway_send_failures_total", "counter",
+            "Sends answered with an error or timed out.", rs->send_failed);
+    metric(b, "lwm2m_gateway_store_entries_total", "counter",
+           "Store-and-forward queue entries, by what happened to them.");
+    evbuffer_add_printf(b,
+                        "lwm2m_gateway_store_entries_total{event=\"stored\"} %" PRIu64 "\n"
+                        "lwm2m_gateway_store_entries_total{event=\"forwarded\"} %" PRIu64 "\n"
+                        "lwm2m_gateway_store_entries_total{event=\"undeliverable\"} %" PRIu64 "\n"
+                        "lwm2m_gateway_store_entries_total{event=\"overflow\"} %" PRIu64 "\n",
+                        rs->kept, rs->kept_delivered, rs->kept_dropped, rs->kept_overflow);
+}
+
 static void metrics(struct evhttp_request *req, struct gw *g) {
     struct evbuffer *b = evbuffer_new();
     if (b == NULL)
@@ -202,6 +231,7 @@ static void metrics(struct evhttp_request *req, struct gw *g) {
     metric1(b, "lwm2m_gateway_notifications_total", "counter", "Notifications sent.",
             rs->notifications);
     metric1(b, "lwm2m_gateway_observations", "gauge", "Active observations.", rs->observations);
+    metrics_report(b, rs);
     metric1(b, "lwm2m_gateway_coap_retransmissions_total", "counter", "CoAP CON retransmissions.",
             cs->retransmissions);
     metric1(b, "lwm2m_gateway_coap_timeouts_total", "counter", "CoAP exchanges that timed out.",

@@ -96,6 +96,7 @@ void lwm2m_endpoint_remove_device(struct lwm2m_gwdev *dev) {
             break;
         }
     }
+    lwm2m_obs_gwdev_gone(host, dev); /* the host's cross-device observations forget it */
     gwdev_free(dev);
     if (!host->removing)
         lwm2m_endpoint_objects_changed(host);
@@ -127,6 +128,10 @@ uint16_t lwm2m_gwdev_instance(const struct lwm2m_gwdev *dev) {
 }
 void *lwm2m_gwdev_ctx(const struct lwm2m_gwdev *dev) {
     return dev->view.pctx;
+}
+
+struct lwm2m_endpoint *lwm2m_gwdev_endpoint(struct lwm2m_gwdev *dev) {
+    return dev != NULL ? &dev->view : NULL;
 }
 
 size_t lwm2m_gwdev_observations(const struct lwm2m_gwdev *dev) {

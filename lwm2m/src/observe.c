@@ -18,6 +18,10 @@ struct lwm2m_obs {
     struct coap_observation co;
     struct lwm2m_path path;   /* the target; the root for Observe-Composite */
     struct lwm2m_path *paths; /* Observe-Composite: sorted, none covering another; else NULL */
+    /* Gateway mode, an Observe-Composite naming several devices (it lives on the host): the
+     * device of paths[i] (NULL: the gateway itself); NULL otherwise. Pruned when a device goes
+     * (lwm2m_obs_gwdev_gone), so never dangling. */
+    struct lwm2m_gwdev **devs;
     size_t npaths;
     int accept;  /* single: the Accept (-1: none); composite: the answer format */
     uint16_t ct; /* the format of the first response, kept for every notification */
@@ -130,6 +134,7 @@ static void obs_destroy(struct lwm2m_obs *o) {
     if (o->non_xchg != 0)
         coap_cancel(ep->coap, o->non_xchg);
     free(o->paths);
+    free(o->devs);
     free(o);
 }
 
@@ -238,10 +243,11 @@ static int obs_body(struct lwm2m_obs *o, uint8_t **body, size_t *len, uint16_t *
     if (o->paths == NULL)
         return lwm2m_dm_read_encode(o->ep, o->srv, &o->path, o->accept, body, len, ct);
     struct lwm2m_recset rs = {0};
-    int rc = lwm2m_recset_read(o->ep, o->srv, o->paths, o->npaths, &rs);
+    int rc = o->devs != NULL
+                 ? lwm2m_recset_read_gw(o->ep, o->srv, o->paths, o->devs, o->npaths, &rs)
+                 : lwm2m_recset_read(o->ep, o->srv, o->paths, o->npaths, &rs);
     if (rc == 0)
-        rc = lwm2m_recset_encode_prefix(&o->path, o->ep->prefix, rs.recs, rs.n, (unsigned)o->accept,
-                                        body, len);
+        rc = lwm2m_recset_encode_set(&o->path, &rs, (unsigned)o->accept, body, len);
     *ct = (uint16_t)o->accept;
     lwm2m_recset_free(&rs);
     return rc;
@@ -296,6 +302,13 @@ static void obs_notify_error(struct lwm2m_obs *o, int err) {
     obs_end(o);
 }
 
+/* Whether o's values go through the store-and-forward queue. An Observe-Composite across
+ * gateway devices does not: its records carry several prefixes, which a queue entry cannot
+ * name, so it is notified directly while registered (and ends with the registration). */
+static bool obs_kept(const struct lwm2m_obs *o) {
+    return o->devs == NULL && lwm2m_keep_active(o->ep, o->srv);
+}
+
 /* Store-and-forward: the value goes into the server's queue, stamped now; the pass delivers
  * it right away when the server is reachable. Returns 0 or LWM2M_ERR_CANCELLED. */
 static int obs_keep(struct lwm2m_obs *o, uint64_t now) {
@@ -317,7 +330,7 @@ static int obs_keep(struct lwm2m_obs *o, uint64_t now) {
 
 /* Sends the current value. Returns 0, or LWM2M_ERR_CANCELLED when o was ended. */
 static int obs_notify(struct lwm2m_obs *o, const struct lwm2m_attrs *a, uint64_t now) {
-    if (lwm2m_keep_active(o->ep, o->srv))
+    if (obs_kept(o))
         return obs_keep(o, now);
     struct lwm2m_report_stats *stats = &o->ep->eng->report_stats;
     double cur = o->ev.prev;
@@ -360,7 +373,7 @@ static int obs_notify(struct lwm2m_obs *o, const struct lwm2m_attrs *a, uint64_t
 static uint64_t obs_step(struct lwm2m_obs *o, uint64_t now) {
     struct lwm2m_attrs a;
     obs_attrs(o, &a);
-    if (!lwm2m_reg_is_registered(o->srv) && !lwm2m_keep_active(o->ep, o->srv))
+    if (!lwm2m_reg_is_registered(o->srv) && !obs_kept(o))
         return 0; /* the registration's end takes the observation along */
     if (lwm2m_obs_attr_eval_due(&a, &o->ev, now)) {
         double cur = o->ev.prev;
@@ -369,7 +382,7 @@ static uint64_t obs_step(struct lwm2m_obs *o, uint64_t now) {
         lwm2m_obs_attr_evaluated(&o->ev, lwm2m_obs_attr_condition(&a, &o->ev, cur), cur, now);
     }
     if (lwm2m_obs_attr_notify_due(&a, &o->ev, now)) {
-        bool keep = lwm2m_keep_active(o->ep, o->srv);
+        bool keep = obs_kept(o);
         if (!keep && (o->con_xchg != 0 || o->srv->rx_off)) {
             /* One CON at a time (its ACK runs the pass again); a sleeping queue-mode endpoint
              * wakes the server's view with an Update first (the UPDATED hook runs the pass). */
@@ -404,29 +417,72 @@ void lwm2m_obs_run(struct lwm2m_endpoint *ep) {
     obs_arm(oe, next, now);
 }
 
-static bool obs_touches(const struct lwm2m_obs *o, const struct lwm2m_path *p) {
+/* Whether a change of p on dev (NULL: the endpoint itself) concerns o. */
+static bool obs_touches(const struct lwm2m_obs *o, const struct lwm2m_gwdev *dev,
+                        const struct lwm2m_path *p) {
     if (o->paths == NULL)
-        return lwm2m_path_has_prefix(p, &o->path) || lwm2m_path_has_prefix(&o->path, p);
-    for (size_t i = 0; i < o->npaths; i++)
+        return dev == NULL &&
+               (lwm2m_path_has_prefix(p, &o->path) || lwm2m_path_has_prefix(&o->path, p));
+    for (size_t i = 0; i < o->npaths; i++) {
+        if ((o->devs != NULL ? o->devs[i] : NULL) != dev)
+            continue;
         if (lwm2m_path_has_prefix(p, &o->paths[i]) || lwm2m_path_has_prefix(&o->paths[i], p))
             return true;
+    }
     return false;
 }
 
-void lwm2m_endpoint_changed(struct lwm2m_endpoint *ep, const struct lwm2m_path *p) {
-    struct lwm2m_obs_ep *oe = ep != NULL && p != NULL ? ep->obs : NULL;
+/* Marks the observations of oe that p on dev concerns; true when one was. */
+static bool obs_mark(struct lwm2m_obs_ep *oe, const struct lwm2m_gwdev *dev,
+                     const struct lwm2m_path *p) {
     bool any = false;
-    if (oe == NULL)
-        return; /* nothing observed and no Send configured: nothing to do */
-    for (struct lwm2m_obs *o = oe->head; o != NULL; o = o->next) {
-        if (obs_touches(o, p)) {
+    for (struct lwm2m_obs *o = oe != NULL ? oe->head : NULL; o != NULL; o = o->next) {
+        if (obs_touches(o, dev, p)) {
             o->ev.dirty = true;
             any = true;
         }
     }
+    return any;
+}
+
+void lwm2m_endpoint_changed(struct lwm2m_endpoint *ep, const struct lwm2m_path *p) {
+    if (ep == NULL || p == NULL)
+        return;
+    struct lwm2m_obs_ep *oe = ep->obs;
+    /* Gateway mode: a device's change also reaches the host's Observe-Composites that name
+     * paths of several devices. */
+    struct lwm2m_endpoint *host = ep->gwdev != NULL ? ep->gwdev->host : NULL;
+    if (host != NULL && obs_mark(host->obs, ep->gwdev, p))
+        obs_kick(host->obs);
+    if (oe == NULL)
+        return; /* nothing observed and no Send configured: nothing to do */
+    bool any = obs_mark(oe, NULL, p);
     lwm2m_send_mark(&oe->send, p);
     if (any || oe->send.dirty)
         obs_kick(oe);
+}
+
+void lwm2m_obs_gwdev_gone(struct lwm2m_endpoint *host, struct lwm2m_gwdev *dev) {
+    struct lwm2m_obs_ep *oe = host->obs;
+    for (struct lwm2m_obs *o = oe != NULL ? oe->head : NULL, *nx; o != NULL; o = nx) {
+        nx = o->next;
+        size_t k = 0;
+        for (size_t i = 0; o->devs != NULL && i < o->npaths; i++) {
+            if (o->devs[i] == dev)
+                continue;
+            o->paths[k] = o->paths[i];
+            o->devs[k++] = o->devs[i];
+        }
+        if (o->devs == NULL || k == o->npaths)
+            continue;
+        o->npaths = k;
+        if (k == 0) {
+            obs_notify_error(o, LWM2M_ERR_NOTFOUND); /* nothing left to observe: 4.04 ends it */
+            continue;
+        }
+        o->ev.dirty = true; /* the server sees the device's values go */
+        obs_kick(oe);
+    }
 }
 
 /* ---- Store-and-forward delivery -------------------------------------------------------------- */
@@ -532,12 +588,26 @@ static struct lwm2m_obs *obs_take(struct lwm2m_dm_req *r, bool composite) {
     return o;
 }
 
+/* The path list of an Observe-Composite: paths[n], and devs[n] (NULL unless the list spans
+ * several gateway devices). Both malloc'ed; the observation takes them. */
+struct obs_list {
+    struct lwm2m_path *paths;
+    struct lwm2m_gwdev **devs;
+    size_t n;
+};
+
+static void obs_list_free(struct obs_list *l) {
+    free(l->paths);
+    free(l->devs);
+    *l = (struct obs_list){0};
+}
+
 /* Creates the observation after a successful first read and answers with Observe. */
-static int obs_start(struct lwm2m_dm_req *r, bool composite, struct lwm2m_path *paths, size_t n,
-                     int accept) {
+static int obs_start(struct lwm2m_dm_req *r, bool composite, struct obs_list *l, int accept) {
     struct lwm2m_obs tmp = {.ep = r->ep, .srv = r->srv, .path = r->path, .accept = accept};
-    tmp.paths = paths;
-    tmp.npaths = n;
+    tmp.paths = l->paths;
+    tmp.devs = l->devs;
+    tmp.npaths = l->n;
     uint8_t *body = NULL;
     size_t len = 0;
     uint16_t ct = 0;
@@ -545,13 +615,15 @@ static int obs_start(struct lwm2m_dm_req *r, bool composite, struct lwm2m_path *
     struct lwm2m_obs *o = rc == 0 ? obs_take(r, composite) : NULL;
     if (o == NULL) {
         free(body);
-        free(paths);
+        obs_list_free(l);
         return lwm2m_dm_reply_err(r, rc != 0 ? rc : LWM2M_ERR_NOMEM);
     }
     free(o->paths);
+    free(o->devs);
     o->path = r->path;
-    o->paths = paths;
-    o->npaths = n;
+    o->paths = l->paths;
+    o->devs = l->devs;
+    o->npaths = l->n;
     o->accept = accept;
     o->ct = ct;
     double v = 0;
@@ -565,74 +637,99 @@ static int obs_start(struct lwm2m_dm_req *r, bool composite, struct lwm2m_path *
     return rc;
 }
 
-static int cmp_paths(const void *a, const void *b) {
-    return lwm2m_path_cmp(a, b);
+/* A path of the list with the device it names (gateway mode; NULL: the endpoint itself). */
+struct dpath {
+    struct lwm2m_path path;
+    struct lwm2m_gwdev *dev;
+};
+
+static int cmp_dpaths(const void *a, const void *b) {
+    const struct dpath *x = a, *y = b;
+    int xi = x->dev != NULL ? x->dev->iid : -1, yi = y->dev != NULL ? y->dev->iid : -1;
+    if (xi != yi)
+        return xi < yi ? -1 : 1;
+    return lwm2m_path_cmp(&x->path, &y->path);
 }
 
-/* The request's path list. Gateway mode: the names may carry one device prefix ("/dev1/..."),
- * and the observation then lives on that device's view (r->ep is switched to it); paths of
- * several devices, or of a device and the gateway itself, in one Observe-Composite are not
- * supported (4.05). */
-static int composite_decode(struct lwm2m_dm_req *r, unsigned cf, struct lwm2m_path *p,
-                            size_t *cnt) {
+/* Sorted by (device, path), and none covered by another of its device: each value once, in
+ * the order LwM2M CBOR needs. Fills l (devs only when several devices are named). */
+static int obs_list_make(struct dpath *dp, size_t cnt, bool mixed, struct obs_list *l) {
+    size_t k = 0;
+    qsort(dp, cnt, sizeof(*dp), cmp_dpaths);
+    for (size_t i = 0; i < cnt; i++)
+        if (k == 0 || dp[i].dev != dp[k - 1].dev ||
+            !lwm2m_path_has_prefix(&dp[i].path, &dp[k - 1].path))
+            dp[k++] = dp[i];
+    l->paths = malloc(k * sizeof(*l->paths) + 1);
+    l->devs = mixed ? malloc(k * sizeof(*l->devs) + 1) : NULL;
+    if (l->paths == NULL || (mixed && l->devs == NULL)) {
+        obs_list_free(l);
+        return LWM2M_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < k; i++) {
+        l->paths[i] = dp[i].path;
+        if (mixed)
+            l->devs[i] = dp[i].dev;
+    }
+    l->n = k;
+    return 0;
+}
+
+/* The request's path list. Gateway mode: the names may carry device prefixes ("/dev1/...").
+ * Paths of one device make an observation on that device's view (r->ep is switched to it);
+ * paths of several devices, or of devices and the gateway itself, one on the host that reads
+ * each path through its device's view (r->ep is the host). */
+static int composite_decode(struct lwm2m_dm_req *r, unsigned cf, struct obs_list *l) {
     struct lwm2m_endpoint *host = r->ep->gwdev != NULL ? r->ep->gwdev->host : r->ep;
     uint16_t devs[LWM2M_DM_PATHS_MAX];
+    struct lwm2m_path p[LWM2M_DM_PATHS_MAX];
+    struct dpath dp[LWM2M_DM_PATHS_MAX];
     struct lwm2m_decode_cfg dc = {.ct = cf};
+    size_t cnt = 0;
+    bool mixed = false;
     if (host->gwdevs != NULL) {
         dc.prefix_of = lwm2m_gwdev_prefix_of;
         dc.prefix_ctx = host;
     }
     int rc =
-        lwm2m_decode_paths_gw(&dc, r->in->body, r->in->body_len, p, devs, LWM2M_DM_PATHS_MAX, cnt);
-    for (size_t i = 1; rc == 0 && i < *cnt; i++)
-        if (devs[i] != devs[0])
-            rc = LWM2M_DM_ERR_NOT_ALLOWED;
-    if (rc == 0 && *cnt > 0) {
-        struct lwm2m_endpoint *ep = lwm2m_gwdev_view(host, devs[0]);
+        lwm2m_decode_paths_gw(&dc, r->in->body, r->in->body_len, p, devs, LWM2M_DM_PATHS_MAX, &cnt);
+    for (size_t i = 0; rc == 0 && i < cnt; i++) {
+        struct lwm2m_endpoint *ep = lwm2m_gwdev_view(host, devs[i]);
         if (ep == NULL)
             return LWM2M_ERR_NOTFOUND;
-        r->ep = ep;
+        dp[i] = (struct dpath){p[i], ep->gwdev};
+        mixed = mixed || devs[i] != devs[0];
+        if (p[i].len >= 1 && lwm2m_dm_oid_protected(p[i].ids[0]))
+            rc = LWM2M_DM_ERR_UNAUTHORIZED;
     }
-    return rc;
+    if (rc == 0 && cnt == 0)
+        rc = LWM2M_ERR_FORMAT;
+    if (rc != 0)
+        return rc;
+    r->ep = mixed ? host : lwm2m_gwdev_view(host, devs[0]);
+    return obs_list_make(dp, cnt, mixed, l);
 }
 
 /* Observe-Composite (Transport 1.1.1 §6.4.3, FETCH with Observe 0): the SenML list of paths in
  * the request format, the answer in Accept or else that format (as Read-Composite). */
-static int composite_setup(struct lwm2m_dm_req *r, struct lwm2m_path **out, size_t *n, int *ct) {
+static int composite_setup(struct lwm2m_dm_req *r, struct obs_list *l, int *ct) {
     int cf = r->has_cf ? lwm2m_ct_normalize(r->cf) : LWM2M_ERR_FORMAT;
     if (cf != LWM2M_CT_SENML_JSON && cf != LWM2M_CT_SENML_CBOR)
         return r->has_cf ? LWM2M_DM_ERR_BAD_CT : LWM2M_ERR_FORMAT;
     int ac = r->has_accept ? lwm2m_ct_normalize(r->accept) : cf;
     if (ac != LWM2M_CT_SENML_JSON && ac != LWM2M_CT_SENML_CBOR && ac != LWM2M_CT_LWM2M_CBOR)
         return LWM2M_DM_ERR_NOT_ACCEPTABLE;
-    struct lwm2m_path *p = malloc(LWM2M_DM_PATHS_MAX * sizeof(*p));
-    size_t k = 0, cnt = 0;
-    if (p == NULL)
-        return LWM2M_ERR_NOMEM;
-    int rc = composite_decode(r, (unsigned)cf, p, &cnt);
-    if (rc == 0 && r->ep->prefix != NULL && ac == LWM2M_CT_LWM2M_CBOR)
+    int rc = composite_decode(r, (unsigned)cf, l);
+    if (rc == 0 && (r->ep->prefix != NULL || l->devs != NULL) && ac == LWM2M_CT_LWM2M_CBOR)
         rc = LWM2M_DM_ERR_NOT_ACCEPTABLE; /* LwM2M CBOR cannot name a device prefix */
-    for (size_t i = 0; rc == 0 && i < cnt; i++)
-        if (p[i].len >= 1 && lwm2m_dm_oid_protected(p[i].ids[0]))
-            rc = LWM2M_DM_ERR_UNAUTHORIZED;
-    if (rc == 0 && cnt == 0)
-        rc = LWM2M_ERR_FORMAT;
     if (rc != 0) {
-        free(p);
+        obs_list_free(l);
         if (rc == LWM2M_ERR_UNSUPPORTED)
             return LWM2M_DM_ERR_BAD_CT;
-        if (rc == LWM2M_ERR_NOTFOUND || rc == LWM2M_DM_ERR_NOT_ALLOWED ||
-            rc == LWM2M_DM_ERR_NOT_ACCEPTABLE)
+        if (rc == LWM2M_ERR_NOTFOUND || rc == LWM2M_DM_ERR_NOT_ACCEPTABLE || rc == LWM2M_ERR_NOMEM)
             return rc;
         return rc == LWM2M_ERR_NOSPACE || rc == LWM2M_DM_ERR_UNAUTHORIZED ? rc : LWM2M_ERR_FORMAT;
     }
-    /* Sorted, and none covered by another: each value once, in the order LwM2M CBOR needs. */
-    qsort(p, cnt, sizeof(*p), cmp_paths);
-    for (size_t i = 0; i < cnt; i++)
-        if (k == 0 || !lwm2m_path_has_prefix(&p[i], &p[k - 1]))
-            p[k++] = p[i];
-    *out = p;
-    *n = k;
     *ct = ac;
     return 0;
 }
@@ -640,23 +737,24 @@ static int composite_setup(struct lwm2m_dm_req *r, struct lwm2m_path **out, size
 /* A cancel with another token than the registration's (§3.6 asks for the same one, not every
  * server does): the Observe-Composite of this server with the same list of paths. */
 static struct lwm2m_obs *obs_match_paths(struct lwm2m_dm_req *r) {
-    struct lwm2m_path *paths = NULL;
-    size_t n = 0;
+    struct obs_list l = {0};
     int ct = 0;
-    struct lwm2m_dm_req routed = *r; /* gateway mode: the device view the paths name */
-    if (composite_setup(&routed, &paths, &n, &ct) != 0)
+    struct lwm2m_dm_req routed = *r; /* gateway mode: the device view (or host) the paths name */
+    if (composite_setup(&routed, &l, &ct) != 0)
         return NULL;
     struct lwm2m_obs *o = routed.ep->obs != NULL ? routed.ep->obs->head : NULL;
     for (; o != NULL; o = o->next) {
         size_t i = 0;
-        if (o->srv != r->srv || o->paths == NULL || o->npaths != n)
+        if (o->srv != r->srv || o->paths == NULL || o->npaths != l.n ||
+            (o->devs == NULL) != (l.devs == NULL))
             continue;
-        while (i < n && lwm2m_path_cmp(&o->paths[i], &paths[i]) == 0)
+        while (i < l.n && lwm2m_path_cmp(&o->paths[i], &l.paths[i]) == 0 &&
+               (l.devs == NULL || o->devs[i] == l.devs[i]))
             i++;
-        if (i == n)
+        if (i == l.n)
             break;
     }
-    free(paths);
+    obs_list_free(&l);
     return o;
 }
 
@@ -677,15 +775,14 @@ int lwm2m_obs_request(struct lwm2m_dm_req *r, uint32_t observe) {
         return obs_cancel(r, composite);
     if (observe != 0)
         return composite ? lwm2m_dm_read_composite(r) : lwm2m_dm_read(r);
+    struct obs_list l = {0};
     if (!composite)
-        return obs_start(r, false, NULL, 0, r->has_accept ? (int)r->accept : -1);
+        return obs_start(r, false, &l, r->has_accept ? (int)r->accept : -1);
     if (r->path.len != 0)
         return lwm2m_dm_reply_err(r, LWM2M_DM_ERR_NOT_ALLOWED);
-    struct lwm2m_path *paths = NULL;
-    size_t n = 0;
     int ct = 0;
-    int rc = composite_setup(r, &paths, &n, &ct);
+    int rc = composite_setup(r, &l, &ct);
     if (rc != 0)
         return lwm2m_dm_reply_err(r, rc);
-    return obs_start(r, true, paths, n, ct);
+    return obs_start(r, true, &l, ct);
 }

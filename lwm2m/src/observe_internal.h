@@ -89,13 +89,23 @@ struct lwm2m_obs_ep *lwm2m_obs_ep(struct lwm2m_endpoint *ep);
  * buffers the set owns until lwm2m_recset_free(). */
 struct lwm2m_recset {
     struct lwm2m_record *recs;
+    const char **pfx; /* [n]: the gateway device prefix of recs[i] ("/dev1", NULL: none) */
     size_t n, cap;
     uint8_t **bufs;
     size_t nbufs;
+    const char *cur; /* while reading: the prefix of the records being added */
 };
 int lwm2m_recset_read(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
                       const struct lwm2m_path *paths, size_t n, struct lwm2m_recset *out);
+/* Gateway mode, one list across devices: paths[i] is read through devs[i]'s view (NULL: host
+ * itself) and its records carry that device's prefix in pfx. */
+int lwm2m_recset_read_gw(struct lwm2m_endpoint *host, struct lwm2m_server *s,
+                         const struct lwm2m_path *paths, struct lwm2m_gwdev *const *devs, size_t n,
+                         struct lwm2m_recset *out);
 void lwm2m_recset_free(struct lwm2m_recset *rs);
+/* Encodes rs under req in ct with each record's own prefix; *body malloc'ed. */
+int lwm2m_recset_encode_set(const struct lwm2m_path *req, const struct lwm2m_recset *rs,
+                            unsigned ct, uint8_t **body, size_t *len);
 /* Encodes records under req (the root: absolute names) in ct; *body malloc'ed. */
 int lwm2m_recset_encode(const struct lwm2m_path *req, const struct lwm2m_record *recs, size_t n,
                         unsigned ct, uint8_t **body, size_t *len);
@@ -113,6 +123,9 @@ int lwm2m_obs_deliver(struct lwm2m_endpoint *ep, struct lwm2m_server *s, const u
 /* Ends the observation of s with that token, if any (the server answered RST). */
 void lwm2m_obs_forget(struct lwm2m_endpoint *ep, struct lwm2m_server *s, const uint8_t *token,
                       size_t token_len);
+/* Gateway mode: dev is being removed from host; the host's Observe-Composites across devices
+ * drop its paths (one left with none ends with 4.04). */
+void lwm2m_obs_gwdev_gone(struct lwm2m_endpoint *host, struct lwm2m_gwdev *dev);
 /* Asks for a pass of ep in this loop iteration. */
 void lwm2m_obs_kick(struct lwm2m_endpoint *ep);
 

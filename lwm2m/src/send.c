@@ -2,6 +2,7 @@
 /* Send (TS Core 1.1.1 §6.4.4, Transport §6.4: POST /dp with SenML CBOR or JSON), muted per
  * server by /1/x/23, triggered by the owner or automatically (on change, periodic), and the
  * record sets it shares with Observe-Composite: values read through the Read machinery. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@ void lwm2m_recset_free(struct lwm2m_recset *rs) {
         free(rs->bufs[i]);
     free(rs->bufs);
     free(rs->recs);
+    free(rs->pfx);
     memset(rs, 0, sizeof(*rs));
 }
 
@@ -28,8 +30,13 @@ static int recset_add(void *ctx, const struct lwm2m_record *r) {
         if (v == NULL)
             return LWM2M_ERR_NOMEM;
         rs->recs = v;
+        const char **pv = realloc(rs->pfx, cap * sizeof(*pv));
+        if (pv == NULL)
+            return LWM2M_ERR_NOMEM;
+        rs->pfx = pv;
         rs->cap = cap;
     }
+    rs->pfx[rs->n] = rs->cur;
     rs->recs[rs->n++] = *r;
     return 0;
 }
@@ -53,9 +60,10 @@ static int recset_own_prefix(void *ctx, const char *s, size_t n) {
     return 0;
 }
 
-int lwm2m_recset_read(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
-                      const struct lwm2m_path *paths, size_t n, struct lwm2m_recset *out) {
-    memset(out, 0, sizeof(*out));
+/* Appends the records of paths[0..n) read through ep; frees out on failure. */
+static int recset_read_into(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
+                            const struct lwm2m_path *paths, size_t n, struct lwm2m_recset *out) {
+    out->cur = ep->prefix;
     for (size_t i = 0; i < n; i++) {
         uint8_t *body = NULL;
         size_t len = 0;
@@ -84,23 +92,43 @@ int lwm2m_recset_read(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
     return 0;
 }
 
+int lwm2m_recset_read(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
+                      const struct lwm2m_path *paths, size_t n, struct lwm2m_recset *out) {
+    memset(out, 0, sizeof(*out));
+    return recset_read_into(ep, s, paths, n, out);
+}
+
+int lwm2m_recset_read_gw(struct lwm2m_endpoint *host, struct lwm2m_server *s,
+                         const struct lwm2m_path *paths, struct lwm2m_gwdev *const *devs, size_t n,
+                         struct lwm2m_recset *out) {
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        int rc = recset_read_into(devs[i] != NULL ? &devs[i]->view : host, s, &paths[i], 1, out);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int lwm2m_recset_encode(const struct lwm2m_path *req, const struct lwm2m_record *recs, size_t n,
                         unsigned ct, uint8_t **body, size_t *len) {
     return lwm2m_recset_encode_prefix(req, NULL, recs, n, ct, body, len);
 }
 
-int lwm2m_recset_encode_prefix(const struct lwm2m_path *req, const char *prefix,
-                               const struct lwm2m_record *recs, size_t n, unsigned ct,
-                               uint8_t **body, size_t *len) {
+/* Each record under its own prefix (pfx[i]) when pfx is given, else under prefix. */
+static int recset_encode(const struct lwm2m_path *req, const char *prefix, const char *const *pfx,
+                         const struct lwm2m_record *recs, size_t n, unsigned ct, uint8_t **body,
+                         size_t *len) {
     for (size_t cap = REC_BODY_FIRST; cap <= LWM2M_DM_BODY_MAX; cap *= 4) {
         struct lwm2m_encoder enc;
         uint8_t *buf = malloc(cap);
         if (buf == NULL)
             return LWM2M_ERR_NOMEM;
         int rc = lwm2m_encoder_init(&enc, ct, req, buf, cap);
-        enc.prefix = prefix;
-        for (size_t i = 0; i < n && rc == 0; i++)
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            enc.prefix = pfx != NULL ? pfx[i] : prefix;
             rc = lwm2m_encoder_add(&enc, &recs[i]);
+        }
         if (rc == 0 || enc.err == LWM2M_ERR_NOSPACE)
             rc = lwm2m_encoder_finish(&enc, len);
         if (rc == 0) {
@@ -114,7 +142,25 @@ int lwm2m_recset_encode_prefix(const struct lwm2m_path *req, const char *prefix,
     return LWM2M_ERR_NOSPACE;
 }
 
+int lwm2m_recset_encode_prefix(const struct lwm2m_path *req, const char *prefix,
+                               const struct lwm2m_record *recs, size_t n, unsigned ct,
+                               uint8_t **body, size_t *len) {
+    return recset_encode(req, prefix, NULL, recs, n, ct, body, len);
+}
+
+int lwm2m_recset_encode_set(const struct lwm2m_path *req, const struct lwm2m_recset *rs,
+                            unsigned ct, uint8_t **body, size_t *len) {
+    return recset_encode(req, NULL, rs->pfx, rs->recs, rs->n, ct, body, len);
+}
+
 /* ---- Send ----------------------------------------------------------------------------------- */
+
+/* The endpoint whose registration ep's reports ride on: in gateway mode a device's view has no
+ * servers, its Sends and queues use the host's (TS Gateway: the gateway sends for its devices,
+ * with prefixed names). */
+static struct lwm2m_endpoint *reg_ep(const struct lwm2m_endpoint *ep) {
+    return ep->gwdev != NULL ? ep->gwdev->host : (struct lwm2m_endpoint *)ep;
+}
 
 static void send_done(void *ctx, int err, const struct coap_msg *resp,
                       const struct coap_addr *peer) {
@@ -153,7 +199,7 @@ static int send_recs(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
     uint8_t *body = NULL;
     size_t len = 0;
     uint16_t ct = send_ct(ep);
-    int rc = lwm2m_recset_encode(&root, recs, n, ct, &body, &len);
+    int rc = lwm2m_recset_encode_prefix(&root, ep->prefix, recs, n, ct, &body, &len);
     if (rc != 0)
         return rc;
     struct coap_msg m;
@@ -186,8 +232,9 @@ int lwm2m_endpoint_send(struct lwm2m_endpoint *ep, const struct lwm2m_path *path
         return LWM2M_ERR_INVALID;
     int rc = LWM2M_ERR_STATE;
     bool sent = false;
-    for (uint16_t i = 0; i < ep->nservers; i++) {
-        struct lwm2m_server *s = &ep->servers[i];
+    struct lwm2m_endpoint *reg = reg_ep(ep);
+    for (uint16_t i = 0; i < reg->nservers; i++) {
+        struct lwm2m_server *s = &reg->servers[i];
         bool keep = lwm2m_keep_active(ep, s);
         if ((!lwm2m_reg_is_registered(s) && !keep) || s->version_max < 1 ||
             (s->version < 1 && lwm2m_reg_is_registered(s)))
@@ -255,9 +302,11 @@ struct lwm2m_keep_srv {
 
 static struct lwm2m_keep_srv *keep_of(const struct lwm2m_endpoint *ep,
                                       const struct lwm2m_server *s) {
-    if (ep->obs == NULL || ep->obs->keep == NULL)
+    const struct lwm2m_endpoint *reg = reg_ep(ep);
+    if (ep->obs == NULL || ep->obs->keep == NULL || s < reg->servers ||
+        s >= reg->servers + reg->nservers)
         return NULL;
-    struct lwm2m_keep_srv *k = &ep->obs->keep[s - ep->servers];
+    struct lwm2m_keep_srv *k = &ep->obs->keep[s - reg->servers];
     return k->store != NULL ? k : NULL;
 }
 
@@ -275,7 +324,7 @@ void lwm2m_keep_free(struct lwm2m_endpoint *ep) {
     struct lwm2m_keep_srv *keep = ep->obs != NULL ? ep->obs->keep : NULL;
     if (keep == NULL)
         return;
-    for (uint16_t i = 0; i < ep->nservers; i++) {
+    for (uint16_t i = 0; i < reg_ep(ep)->nservers; i++) {
         if (keep[i].xchg != 0)
             coap_cancel(ep->coap, keep[i].xchg);
         lwm2m_sf_close(keep[i].store, NULL, 0); /* synced: the next run delivers the rest */
@@ -285,25 +334,30 @@ void lwm2m_keep_free(struct lwm2m_endpoint *ep) {
 }
 
 int lwm2m_keep_setup(struct lwm2m_endpoint *ep, const struct lwm2m_report_cfg *cfg) {
+    struct lwm2m_endpoint *reg = reg_ep(ep);
     bool any = false;
+    char name[512];
     if (ep->obs == NULL || ep->obs->keep != NULL)
         return 0; /* already open: a later call changes nothing of the queues */
-    for (uint16_t i = 0; i < ep->nservers; i++)
-        any = any || ep->servers[i].notification_storing;
+    for (uint16_t i = 0; i < reg->nservers; i++)
+        any = any || reg->servers[i].notification_storing;
     if (!any)
         return 0;
-    ep->obs->keep = calloc(ep->nservers, sizeof(*ep->obs->keep));
+    ep->obs->keep = calloc(reg->nservers, sizeof(*ep->obs->keep));
     if (ep->obs->keep == NULL)
         return LWM2M_ERR_NOMEM;
-    for (uint16_t i = 0; i < ep->nservers; i++) {
+    /* A hosted device keeps its own queue per host server, "<gateway endpoint>/<prefix>": its
+     * entries are delivered under its prefix, and it survives the device leaving /25. */
+    snprintf(name, sizeof(name), "%s%s", reg->name, ep->prefix != NULL ? ep->prefix : "");
+    for (uint16_t i = 0; i < reg->nservers; i++) {
         struct lwm2m_keep_srv *k = &ep->obs->keep[i];
         struct lwm2m_sf_cfg c = {.dir = cfg->state_dir,
-                                 .name = ep->name,
-                                 .ssid = ep->servers[i].ssid,
+                                 .name = name,
+                                 .ssid = reg->servers[i].ssid,
                                  .limits = {cfg->store_max_entries, cfg->store_max_bytes},
                                  .clock = ep->eng->env.clock};
         k->ep = ep;
-        k->s = &ep->servers[i];
+        k->s = &reg->servers[i];
         int rc = k->s->notification_storing ? lwm2m_sf_open(&c, &k->store, NULL, 0) : 0;
         if (rc != 0) {
             lwm2m_keep_free(ep);
@@ -324,8 +378,10 @@ int lwm2m_keep_push(struct lwm2m_endpoint *ep, struct lwm2m_server *s, int kind,
     int rc = send_read(ep, s, paths, n, &rs);
     if (rc != 0)
         return rc;
+    uint64_t dropped = lwm2m_sf_dropped(k->store);
     rc = lwm2m_sf_push(k->store, (enum lwm2m_sf_kind)kind, token, token_len, rs.recs, rs.n);
     lwm2m_recset_free(&rs);
+    ep->eng->report_stats.kept_overflow += lwm2m_sf_dropped(k->store) - dropped;
     if (rc == 0) {
         ep->eng->report_stats.kept++;
         lwm2m_obs_kick(ep);
@@ -411,7 +467,8 @@ static uint64_t keep_pump(struct lwm2m_keep_srv *k, uint64_t now) {
 
 uint64_t lwm2m_keep_run(struct lwm2m_endpoint *ep, uint64_t now) {
     uint64_t next = 0;
-    for (uint16_t i = 0; ep->obs != NULL && ep->obs->keep != NULL && i < ep->nservers; i++) {
+    for (uint16_t i = 0; ep->obs != NULL && ep->obs->keep != NULL && i < reg_ep(ep)->nservers;
+         i++) {
         struct lwm2m_keep_srv *k = &ep->obs->keep[i];
         uint64_t t = k->store != NULL ? keep_pump(k, now) : 0;
         if (t != 0 && (next == 0 || t < next))

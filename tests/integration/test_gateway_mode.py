@@ -3,8 +3,10 @@
 (libcoap3): one registration whose links hold the gateway's own /3/0, /25/0.. and each device's
 object instances under its prefix; reads of /25/x and of prefixed paths; a write (a Modbus coil
 through pymodbus) and an execute on prefixed paths; Discover; Observe with a notification after
-the Modbus value changed; a Read-Composite over two devices' paths; SIGTERM deregisters the one
-endpoint. Prints `N passed, M failed`."""
+the Modbus value changed; a Read-Composite over two devices' paths; an Observe-Composite over two
+Modbus devices' paths notified when either changes; a device with `down_deregister` leaving /25
+(an Update without its instances) while its bus is down and coming back; the reporting counters
+on /metrics; SIGTERM deregisters the one endpoint. Prints `N passed, M failed`."""
 import os
 import shutil
 import signal
@@ -12,6 +14,8 @@ import struct
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 import harness
 from gw_fixtures import meter_and_thermo
@@ -29,21 +33,36 @@ def f32_regs(v):
 
 
 SPEC = {"units": {"1": {"hr": f32_regs(230.5) + [0] * 8, "co": [1, 0, 0, 0]}}}
+SPEC2 = {"units": {"1": {"hr": f32_regs(400.0) + [0] * 8, "co": [0, 0, 0, 0]}}}
 
 
 def config():
+    adapters = meter_and_thermo(S["mb_port"])
+    # a second bus for meter-2, so that it can go down alone
+    adapters.insert(1, "  - { name: plc2, type: modbus-tcp, host: 127.0.0.1, port: %d, "
+                       "timeout: 300ms }" % S["mb2_port"])
     return "\n".join([
-        "gateway: { id: %s, log_level: debug }" % GW_ID,
+        "gateway: { id: %s, log_level: debug, http: '127.0.0.1:%d' }" % (GW_ID, S["http"]),
         "lwm2m:",
         "  mode: gateway",
         "  endpoint_name: 'urn:dev:{gateway}'",
         "  lifetime: 60",
         "  servers: [ { uri: 'coap://127.0.0.1:%d' } ]" % S["srv"].port,
-    ] + meter_and_thermo(S["mb_port"]) + [
+    ] + adapters + [
         "devices:",
         "  - { name: meter-1, adapter: plc, unit: 1, profile: meter, poll: 200ms }",
         "  - { name: c1, adapter: none, profile: thermo }",
+        "  - { name: meter-2, adapter: plc2, unit: 1, profile: meter, poll: 200ms,",
+        "      down_deregister: 1s }",
     ]) + "\n"
+
+
+def http(path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (S["http"], path), timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 def read(path, accept=CT_TEXT):
@@ -63,8 +82,11 @@ def test_start():
     S["cfg"] = os.path.join(S["dir"], "gw.yaml")
     S["log"] = os.path.join(S["dir"], "gw.log")
     S["mb_port"] = free_tcp_port()
+    S["mb2_port"] = free_tcp_port()
+    S["http"] = free_tcp_port()
     S["srv"] = LwM2MServer().start()
     S["mb"] = PyModbus(SPEC, tcp_port=S["mb_port"])
+    S["mb2"] = PyModbus(SPEC2, tcp_port=S["mb2_port"])
     with open(S["cfg"], "w", encoding="utf-8") as f:
         f.write(config())
     S["gw"] = subprocess.Popen([harness.binary("bridge", "lwm2m-gateway"), "run", "-c", S["cfg"]],
@@ -74,11 +96,12 @@ def test_start():
 def test_one_registration_with_prefixed_links():
     reg = S["srv"].wait_registration(EP, timeout=10)
     # the devices come one after the other: their links may arrive with Updates
-    harness.wait_for(lambda: "/c1/3303/0" in current_objects(), timeout=10,
-                     what="both devices in the registration")
+    harness.wait_for(lambda: "/c1/3303/0" in current_objects() and
+                     "/meter-2/3316/0" in current_objects(), timeout=10,
+                     what="every device in the registration")
     objs = current_objects()
-    for p in ("/1/0", "/3/0", "/25/0", "/25/1", "/meter-1/3316/0", "/meter-1/3311/0",
-              "/meter-1/3/0", "/c1/3303/0", "/c1/3/0"):
+    for p in ("/1/0", "/3/0", "/25/0", "/25/1", "/25/2", "/meter-1/3316/0", "/meter-1/3311/0",
+              "/meter-1/3/0", "/c1/3303/0", "/c1/3/0", "/meter-2/3316/0"):
         assert p in objs, (p, objs)
     assert reg.version == "1.2", reg
     assert len([e for e in S["srv"].events("register") if e["ep"] == EP]) == 1
@@ -93,11 +116,11 @@ def current_objects():
 
 
 def test_gateway_object():
-    ids = {read("/25/0/0").text, read("/25/1/0").text}
-    assert ids == {"meter-1", "c1"}, ids
-    prefixes = {read("/25/0/1").text, read("/25/1/1").text}
-    assert prefixes == {"meter-1", "c1"}, prefixes
-    i = 0 if read("/25/0/1").text == "c1" else 1
+    ids = {read("/25/%d/0" % i).text for i in range(3)}
+    assert ids == {"meter-1", "c1", "meter-2"}, ids
+    prefixes = {read("/25/%d/1" % i).text: i for i in range(3)}
+    assert set(prefixes) == {"meter-1", "c1", "meter-2"}, prefixes
+    i = prefixes["c1"]
     links = read("/25/%d/3" % i).text
     assert "</c1/3303/0>" in links and "</c1/3/0>" in links, links
     assert read("/3/0/0").text == "lwm2m-gateway"  # the gateway's own Device object
@@ -169,6 +192,88 @@ def test_composite_write_and_observe():
             break
 
 
+def wait_values(token, want, timeout=5):
+    """Notifications of token until one carries every {name: value} of want; returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        n = S["srv"].wait_notify(token=token, timeout=max(0.1, deadline - time.monotonic()))
+        vals = senml_values(n.decoded)
+        if all(vals.get(k) == v for k, v in want.items()):
+            return n
+
+
+def test_observe_composite_across_devices():
+    harness.wait_for(lambda: read("/meter-2/3316/0/5700").code == "2.05", timeout=10,
+                     what="first value of meter-2")
+    paths = ["/meter-1/3316/0/5700", "/meter-2/3316/0/5700", "/c1/3303/0/5700"]
+    obs = S["srv"].observe_composite(EP, paths)
+    assert obs.code == "2.05", obs
+    vals = senml_values(obs.decoded)
+    assert vals.get("/meter-2/3316/0/5700") == 400.0 and vals.get("/c1/3303/0/5700") == 21.5, vals
+    assert "/meter-1/3316/0/5700" in vals, vals
+    # a change on either device's bus notifies the one observation, names prefixed
+    S["mb"].set(1, "hr", 0, f32_regs(233.5))
+    n = wait_values(obs.token, {"/meter-1/3316/0/5700": 233.5})
+    assert senml_values(n.decoded).get("/meter-2/3316/0/5700") == 400.0, n.decoded
+    S["mb2"].set(1, "hr", 0, f32_regs(401.5))
+    n = wait_values(obs.token, {"/meter-2/3316/0/5700": 401.5, "/meter-1/3316/0/5700": 233.5})
+    assert S["srv"].cancel_observe(obs.token).code == "2.05"
+    S["mb"].set(1, "hr", 0, f32_regs(234.0))
+    time.sleep(1.0)  # a few poll cycles: a live observation would have notified by now
+    late = [e for e in S["srv"].events("notify") if e.get("token") == obs.token and
+            senml_values(e.get("decoded")).get("/meter-1/3316/0/5700") == 234.0]
+    assert not late, late
+
+
+def test_down_device_leaves_25_and_returns():
+    # both buses go down: meter-2 (down_deregister: 1s) leaves /25; meter-1 (no option) stays,
+    # with its Device error code set to 8 (peripheral malfunction)
+    S["mb"].stop()
+    S["mb2"].stop()
+    harness.wait_for(lambda: "/meter-2/3316/0" not in current_objects(), timeout=10,
+                     what="an Update without meter-2")
+    objs = current_objects()
+    assert "/meter-1/3316/0" in objs and "/c1/3303/0" in objs, objs
+    assert len([p for p in objs if p.startswith("/25/")]) == 2, objs
+    assert "removed from /25 until it is back" in gw_log()
+    assert read("/meter-2/3316/0/5700").code == "4.04"
+    harness.wait_for(lambda: 8 in senml_values(
+        read("/meter-1/3/0/11", accept=CT_SENML_JSON).decoded).values(), timeout=5,
+        what="meter-1 error code 8")
+    time.sleep(1.5)  # longer than down_deregister: meter-1 still stays
+    assert "/meter-1/3316/0" in current_objects()
+    S["mb"] = PyModbus(SPEC, tcp_port=S["mb_port"])
+    S["mb2"] = PyModbus(SPEC2, tcp_port=S["mb2_port"])
+    harness.wait_for(lambda: "/meter-2/3316/0" in current_objects(), timeout=15,
+                     what="an Update with meter-2 again")
+    harness.wait_for(lambda: read("/meter-2/3316/0/5700").code == "2.05", timeout=10,
+                     what="meter-2 readable again")
+    assert float(read("/meter-2/3316/0/5700").text) == 400.0
+    assert len([e for e in S["srv"].events("register") if e["ep"] == EP]) == 1  # Updates only
+
+
+def test_metrics_reporting_counters():
+    code, text = http("/metrics")
+    assert code == 200, code
+    metrics = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            metrics[name] = float(value)
+    assert metrics["lwm2m_gateway_observe_started_total"] >= 3, metrics
+    assert metrics["lwm2m_gateway_observe_ended_total"] >= 2, metrics
+    assert metrics['lwm2m_gateway_notifications_by_type_total{type="non"}'] >= 3, metrics
+    assert metrics['lwm2m_gateway_notifications_by_type_total{type="con"}'] >= 0, metrics
+    for name in ("lwm2m_gateway_sends_total", "lwm2m_gateway_sends_muted_total",
+                 "lwm2m_gateway_send_failures_total",
+                 'lwm2m_gateway_store_entries_total{event="stored"}',
+                 'lwm2m_gateway_store_entries_total{event="forwarded"}',
+                 'lwm2m_gateway_store_entries_total{event="undeliverable"}',
+                 'lwm2m_gateway_store_entries_total{event="overflow"}'):
+        assert metrics.get(name) == 0, (name, metrics.get(name))  # no send, no store here
+    assert "# TYPE lwm2m_gateway_sends_total counter" in text
+
+
 def test_sigterm_deregisters():
     S["gw"].send_signal(signal.SIGTERM)
     S["srv"].wait_deregistration(EP, timeout=10)
@@ -179,8 +284,9 @@ def test_cleanup():
     if S.get("gw") and S["gw"].poll() is None:
         S["gw"].kill()
         S["gw"].wait()
-    if S.get("mb"):
-        S["mb"].stop()
+    for k in ("mb", "mb2"):
+        if S.get(k):
+            S[k].stop()
     if S.get("srv"):
         S["srv"].stop()
     shutil.rmtree(S["dir"], ignore_errors=True)
@@ -190,4 +296,6 @@ if __name__ == "__main__":
     harness.run([test_start, test_one_registration_with_prefixed_links, test_gateway_object,
                  test_prefixed_read, test_prefixed_write_and_execute, test_prefixed_discover,
                  test_prefixed_observe, test_composite_read_over_two_devices,
-                 test_composite_write_and_observe, test_sigterm_deregisters, test_cleanup])
+                 test_composite_write_and_observe, test_observe_composite_across_devices,
+                 test_down_device_leaves_25_and_returns, test_metrics_reporting_counters,
+                 test_sigterm_deregisters, test_cleanup])

@@ -5,7 +5,10 @@ devices. `send: {on_change: true}` turns a published value into a Send carrying 
 `send: {period: 1s}` sends every second; notifications are NON by default and CON with
 `lwm2m.notifications.con: true`; with `lwm2m.store.enabled: true` (queue in a state_dir the gateway
 creates) values published while the server is unreachable for ~5 s all arrive after it comes back,
-in order, each with the time it was taken. Prints `N passed, M failed`."""
+in order, each with the time it was taken. Run C does Send and store-and-forward in
+`lwm2m.mode: gateway`: the Sends of hosted devices go out on the gateway's one registration with
+prefixed SenML names (`/ga/3303/0/5700`), and values taken during an outage arrive afterwards, in
+order. Prints `N passed, M failed`."""
 import json
 import os
 import shutil
@@ -60,6 +63,23 @@ devices:
       period: 1h }} }}
 """
 
+# Run C: gateway mode (one registration, /25), store-and-forward on, Send on change of one device.
+CONFIG_C = """\
+gateway: {{ id: {gw}, state_dir: state/gwq, log_level: debug }}
+lwm2m:
+  mode: gateway
+  lifetime: 120
+  servers: [ {{ uri: 'coap://127.0.0.1:{srv}' }} ]
+  store: {{ enabled: true }}
+adapters:
+  - {{ name: broker, type: mqtt, host: 127.0.0.1, port: {mq}, qos: 1 }}
+""" + PROFILE + """\
+devices:
+  - {{ name: ga, adapter: broker, profile: th, send: {{ paths: [{temp}], format: senml-json }} }}
+  - {{ name: gb, adapter: broker, profile: th }}
+"""
+GW_EP = "urn:dev:%s" % GW_ID
+
 
 def ep(name):
     return "urn:dev:%s:%s" % (GW_ID, name)
@@ -87,7 +107,7 @@ def publish(name, value):
     return time.time()
 
 
-def start_gateway(template, names):
+def start_gateway(template, names, endpoints=None):
     """Writes the config, starts the gateway and waits until every endpoint is registered and the
     broker connection is up (subscribed)."""
     with open(S["cfg"], "w", encoding="utf-8") as f:
@@ -96,7 +116,7 @@ def start_gateway(template, names):
     S["logs"].append(S["log"])
     S["gw"] = subprocess.Popen([harness.binary("bridge", "lwm2m-gateway"), "run", "-c", S["cfg"]],
                                stdout=subprocess.DEVNULL, stderr=open(S["log"], "w"))
-    S["srv"].wait_registrations([ep(n) for n in names], timeout=10)
+    S["srv"].wait_registrations(endpoints or [ep(n) for n in names], timeout=10)
     harness.wait_for(lambda: "adapter broker up" in gw_log(), timeout=10, what="broker up")
 
 
@@ -107,11 +127,12 @@ def stop_gateway():
     assert "AddressSanitizer" not in log and "runtime error" not in log, log[-3000:]
 
 
-def sends_with(name, pred, timeout):
-    """Send events of name until one satisfies pred; returns it."""
+def sends_with(name, pred, timeout, endpoint=None):
+    """Send events of name (or of endpoint) until one satisfies pred; returns it."""
     deadline = time.monotonic() + timeout
     while True:
-        s = S["srv"].wait_send(ep(name), timeout=max(0.1, deadline - time.monotonic()))
+        s = S["srv"].wait_send(endpoint or ep(name),
+                               timeout=max(0.1, deadline - time.monotonic()))
         if pred(s):
             return s
 
@@ -215,6 +236,54 @@ def test_store_and_forward_outage():
     stop_gateway()
 
 
+def gw_values(ev, name):
+    """[(value, t)] of /name/3303/0/5700 in a Send of the gateway endpoint."""
+    return timed_values(ev, "/%s%s" % (name, TEMP))
+
+
+def test_gateway_mode_send_is_prefixed():
+    start_gateway(CONFIG_C, [], endpoints=[GW_EP])
+    assert os.path.isdir(os.path.join(S["dir"], "state", "gwq")), "state_dir not created"
+    t = publish("ga", 17.5)
+    s = sends_with("ga", lambda s: [v for v, _ in gw_values(s, "ga")] == [17.5], timeout=5,
+                   endpoint=GW_EP)
+    assert s.code == "2.04" and s.ct == CT_SENML_JSON, s
+    names = [(r.get("bn", "") + r.get("n", "")) for r in senml_records(s.decoded)]
+    assert names and all(n.startswith("/ga/") for n in names if n), names
+    assert abs(gw_values(s, "ga")[0][1] - t) < 1.5, (s, t)
+    publish("gb", 5)  # no send rule: nothing for gb
+    publish("ga", 18)
+    s = sends_with("ga", lambda s: [v for v, _ in gw_values(s, "ga")] == [18], timeout=5,
+                   endpoint=GW_EP)
+    assert not [e for e in S["srv"].events("send") if "/gb/" in json.dumps(e.get("decoded"))]
+
+
+def test_gateway_mode_store_and_forward_outage():
+    S["srv"].pause()
+    start = time.monotonic()
+    sent = []
+    for v in (31, 32.5, 34):
+        time.sleep(1.0)
+        sent.append((v, publish("ga", v)))
+    qdir = os.path.join(S["dir"], "state", "gwq")
+    harness.wait_for(lambda: any(os.path.getsize(os.path.join(qdir, f)) > 0
+                                 for f in os.listdir(qdir)), timeout=3, what="queue file")
+    time.sleep(max(0.0, 5.0 - (time.monotonic() - start)))
+    S["srv"].resume()
+    got = []
+    deadline = time.monotonic() + 25
+    while len(got) < len(sent) and time.monotonic() < deadline:
+        try:
+            got += gw_values(S["srv"].wait_send(GW_EP, timeout=1), "ga")
+        except TimeoutError:
+            pass
+    assert [v for v, _ in got] == [v for v, _ in sent], (got, sent)
+    for (v, t), (_, want) in zip(got, sent):
+        assert abs(t - want) < 1.5, (v, t, want)
+    assert len([e for e in S["srv"].events("register") if e["ep"] == GW_EP]) == 1
+    stop_gateway()
+
+
 def test_cleanup():
     if S.get("gw") and S["gw"].poll() is None:
         S["gw"].kill()
@@ -231,4 +300,6 @@ def test_cleanup():
 if __name__ == "__main__":
     harness.run([test_start, test_send_on_change, test_send_periodic,
                  test_notifications_non_by_default, test_check_prints_reporting,
-                 test_con_notifications, test_store_and_forward_outage, test_cleanup])
+                 test_con_notifications, test_store_and_forward_outage,
+                 test_gateway_mode_send_is_prefixed, test_gateway_mode_store_and_forward_outage,
+                 test_cleanup])

@@ -470,6 +470,33 @@ static inline struct coap_msg *dmfx_do(struct dmfx *f, const struct rq *q) {
     return f->tp.n > before ? dmfx_sent(f, (long)before) : NULL;
 }
 
+/* One loop pass: the deferred observe/Send event runs if anything was marked. */
+static inline void dmfx_loop(struct dmfx *f) {
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+}
+
+/* An empty ACK or RST (type) for the datagram sent last. */
+static inline void dmfx_answer_last(struct dmfx *f, uint8_t type) {
+    struct coap_msg *n = dmfx_sent(f, -1), m;
+    uint8_t buf[16];
+    coap_msg_init(&m, type, 0, n->mid);
+    int len = coap_serialize(&m, buf, sizeof(buf));
+    assert_true(len > 0);
+    coap_endpoint_input(f->ep->coap, buf, (size_t)len, &f->peer);
+}
+
+/* Answers the last CON request (an Update, a Send) with a piggybacked code. */
+static inline void dmfx_answer_request(struct dmfx *f, uint8_t code) {
+    struct coap_msg *req = dmfx_sent(f, -1), m;
+    uint8_t buf[64];
+    assert_int_equal(req->code, COAP_POST);
+    coap_msg_init(&m, COAP_TYPE_ACK, code, req->mid);
+    coap_msg_set_token(&m, req->token, req->token_len);
+    int len = coap_serialize(&m, buf, sizeof(buf));
+    assert_true(len > 0);
+    coap_endpoint_input(f->ep->coap, buf, (size_t)len, &f->peer);
+}
+
 static inline uint32_t dmfx_opt(const struct coap_msg *m, uint16_t num) {
     uint32_t v = 0;
     assert_int_equal(coap_msg_opt_uint(m, num, &v), 0);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Gateway mode (LwM2M 1.2, TS Gateway) at the engine level: IoT devices hosted by one endpoint,
- * the engine's /25, the Update that lists prefixed instances, and the DM and observe operations on
- * /prefix/... paths, over the mock transport of dm_test_fixture.h. */
+ * the engine's /25, the Update that lists prefixed instances, the DM and observe operations on
+ * /prefix/... paths (Observe-Composite across devices included), and a hosted device's Send and
+ * store-and-forward on the host's registration, over the mock transport of dm_test_fixture.h. */
 #include "dm_test_fixture.h"
 #include "observe_internal.h"
 
@@ -10,10 +11,6 @@ struct gwfx {
     struct tprov dev[2];
     struct lwm2m_gwdev *gw[2];
 };
-
-static void loop_pass(struct dmfx *f) {
-    event_base_loop(f->base, EVLOOP_NONBLOCK);
-}
 
 /* Host with two devices "dev1" (21.5 °C) and "boiler" (60 °C). */
 static struct gwfx *gw_new(void) {
@@ -47,25 +44,13 @@ static const char *last_payload(struct dmfx *f) {
     return dm_text(f);
 }
 
-/* Answers the last CON request (an Update) with a piggybacked 2.04. */
-static void answer_update(struct dmfx *f) {
-    struct coap_msg *req = dmfx_sent(f, -1), m;
-    uint8_t buf[64];
-    assert_int_equal(req->code, COAP_POST);
-    coap_msg_init(&m, COAP_TYPE_ACK, COAP_204_CHANGED, req->mid);
-    coap_msg_set_token(&m, req->token, req->token_len);
-    int len = coap_serialize(&m, buf, sizeof(buf));
-    assert_true(len > 0);
-    coap_endpoint_input(f->ep->coap, buf, (size_t)len, &f->peer);
-}
-
 static void test_add_device_sends_update_with_prefixed_links(void **state) {
     (void)state;
     struct gwfx *g = gw_new();
     /* the second device's Update waits for the first one's answer */
     assert_null(strstr(last_payload(g->f), "</boiler/"));
-    answer_update(g->f);
-    loop_pass(g->f);
+    dmfx_answer_request(g->f, COAP_204_CHANGED);
+    dmfx_loop(g->f);
     struct coap_msg *m = dmfx_sent(g->f, -1);
     assert_int_equal(m->code, COAP_POST); /* the Update */
     const char *s = dm_text(g->f);
@@ -190,11 +175,11 @@ static void test_prefixed_observe_notify_cancel(void **state) {
     struct lwm2m_path p = P3(3303, 0, 5700);
     tp_set(&g->dev[0], p, lwm2m_value_float(1.0));
     lwm2m_gwdev_changed(g->gw[0], &p);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(f->tp.n, before);
     tp_set(&g->dev[1], p, lwm2m_value_float(61.5));
     lwm2m_gwdev_changed(g->gw[1], &p);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(f->tp.n, before + 1);
     assert_string_equal(last_payload(f), "61.5");
     /* cancel with Observe 1 */
@@ -293,7 +278,7 @@ static void test_observe_composite_on_one_device(void **state) {
     struct lwm2m_path p = P3(3303, 0, 5700);
     tp_set(&g->dev[1], p, lwm2m_value_float(62.5));
     lwm2m_gwdev_changed(g->gw[1], &p);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(f->tp.n, before + 1);
     const char *n = last_payload(f);
     assert_non_null(strstr(n, "{\"n\":\"/boiler/3303/0/5700\",\"v\":62.5}"));
@@ -302,12 +287,256 @@ static void test_observe_composite_on_one_device(void **state) {
     q.observe = 1;
     assert_int_equal(dmfx_do(f, &q)->code, COAP_205_CONTENT);
     assert_int_equal(lwm2m_gwdev_observations(g->gw[1]), 0);
-    /* paths of two devices in one Observe-Composite: not supported */
-    const char *mixed = "[{\"n\":\"/boiler/3303/0/5700\"},{\"n\":\"/dev1/3303/0/5700\"}]";
-    q.observe = 0;
-    q.payload = mixed;
-    q.len = strlen(mixed);
-    assert_int_equal(dmfx_do(f, &q)->code, COAP_405_METHOD_NOT_ALLOWED);
+    gw_free(g);
+}
+
+/* ---- Observe-Composite across devices (lives on the host) ----------------------------------- */
+
+static const char MIXED[] = "[{\"n\":\"/boiler/3303/0/5700\"},{\"n\":\"/dev1/3303/0/5700\"},"
+                            "{\"n\":\"/3303/0/5701\"}]";
+
+static struct coap_msg *observe_mixed(struct dmfx *f, const char *list, uint32_t obs) {
+    struct rq q = {.code = COAP_FETCH,
+                   .path = "",
+                   .has_cf = true,
+                   .cf = LWM2M_CT_SENML_JSON,
+                   .has_observe = true,
+                   .observe = obs,
+                   .payload = list,
+                   .len = strlen(list)};
+    struct coap_msg *r = dmfx_do(f, &q);
+    assert_non_null(r);
+    return r;
+}
+
+/* Whether the message's payload holds the bytes of str. */
+static bool has_bytes(const struct coap_msg *m, const char *str) {
+    size_t n = strlen(str);
+    for (size_t i = 0; i + n <= m->payload_len; i++)
+        if (memcmp((const uint8_t *)m->payload + i, str, n) == 0)
+            return true;
+    return false;
+}
+
+static void set_dev_temp(struct gwfx *g, int i, double v) {
+    struct lwm2m_path p = P3(3303, 0, 5700);
+    tp_set(&g->dev[i], p, lwm2m_value_float(v));
+    lwm2m_gwdev_changed(g->gw[i], &p);
+}
+
+static void test_observe_composite_across_devices(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    struct dmfx *f = g->f;
+    struct coap_msg *r = observe_mixed(f, MIXED, 0);
+    assert_int_equal(r->code, COAP_205_CONTENT);
+    assert_true(coap_msg_opt_uint(r, COAP_OPT_OBSERVE, &(uint32_t){0}) == 0);
+    const char *s = dm_text(f);
+    assert_non_null(strstr(s, "{\"n\":\"/dev1/3303/0/5700\",\"v\":21.5}"));
+    assert_non_null(strstr(s, "{\"n\":\"/boiler/3303/0/5700\",\"v\":60"));
+    assert_non_null(strstr(s, "{\"n\":\"/3303/0/5701\",\"vs\":\"Cel\"}"));
+    /* one observation, on the host; none on the devices' views */
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 1);
+    assert_int_equal(lwm2m_gwdev_observations(g->gw[0]), 0);
+    assert_int_equal(lwm2m_gwdev_observations(g->gw[1]), 0);
+    size_t before = f->tp.n;
+    dmfx_loop(f);
+    assert_int_equal(f->tp.n, before); /* nothing changed yet */
+    /* either device's change notifies, with every name prefixed */
+    set_dev_temp(g, 0, 23.0);
+    dmfx_loop(f);
+    assert_int_equal(f->tp.n, before + 1);
+    s = last_payload(f);
+    assert_non_null(strstr(s, "{\"n\":\"/dev1/3303/0/5700\",\"v\":23.0}"));
+    assert_non_null(strstr(s, "{\"n\":\"/boiler/3303/0/5700\",\"v\":60"));
+    set_dev_temp(g, 1, 64.5);
+    dmfx_loop(f);
+    assert_int_equal(f->tp.n, before + 2);
+    assert_non_null(strstr(last_payload(f), "{\"n\":\"/boiler/3303/0/5700\",\"v\":64.5}"));
+    /* a change the list does not name (another path of a device, the host's 5700) does not */
+    struct lwm2m_path other = P3(3311, 0, 5851);
+    lwm2m_gwdev_changed(g->gw[0], &other);
+    struct lwm2m_path host_temp = P3(3303, 0, 5700);
+    lwm2m_endpoint_changed(f->ep, &host_temp);
+    dmfx_loop(f);
+    assert_int_equal(f->tp.n, before + 2);
+    /* cancel by Observe 1 with the same list (another token) */
+    assert_int_equal(observe_mixed(f, MIXED, 1)->code, COAP_205_CONTENT);
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
+    set_dev_temp(g, 0, 24.0);
+    dmfx_loop(f);
+    assert_int_equal(f->tp.n, before + 3); /* only the cancel's answer */
+    /* LwM2M CBOR cannot carry the prefixes */
+    struct rq q = {.code = COAP_FETCH,
+                   .path = "",
+                   .has_cf = true,
+                   .cf = LWM2M_CT_SENML_JSON,
+                   .has_accept = true,
+                   .accept = LWM2M_CT_LWM2M_CBOR,
+                   .has_observe = true,
+                   .payload = MIXED,
+                   .len = strlen(MIXED)};
+    assert_int_equal(dmfx_do(f, &q)->code, COAP_406_NOT_ACCEPTABLE);
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
+    gw_free(g);
+}
+
+static void test_observe_composite_across_devices_rst_and_cbor(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    struct dmfx *f = g->f;
+    struct rq q = {.code = COAP_FETCH,
+                   .path = "",
+                   .has_cf = true,
+                   .cf = LWM2M_CT_SENML_JSON,
+                   .has_accept = true,
+                   .accept = LWM2M_CT_SENML_CBOR,
+                   .has_observe = true,
+                   .payload = MIXED,
+                   .len = strlen(MIXED)};
+    struct coap_msg *r = dmfx_do(f, &q);
+    assert_int_equal(r->code, COAP_205_CONTENT);
+    assert_int_equal(dmfx_opt(r, COAP_OPT_CONTENT_FORMAT), LWM2M_CT_SENML_CBOR);
+    set_dev_temp(g, 1, 70.0);
+    dmfx_loop(f);
+    dmfx_sent(f, -1);
+    assert_true(has_bytes(&f->resp, "/boiler/3303/0/5700")); /* CBOR text strings */
+    assert_true(has_bytes(&f->resp, "/dev1/3303/0/5700"));
+    /* RST to a notification ends the observation */
+    dmfx_answer_last(f, COAP_TYPE_RST);
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
+    gw_free(g);
+}
+
+static void test_observe_composite_device_removed(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    struct dmfx *f = g->f;
+    assert_int_equal(observe_mixed(f, MIXED, 0)->code, COAP_205_CONTENT);
+    const char *two = "[{\"n\":\"/boiler/3303/0/5700\"},{\"n\":\"/dev1/3303/0/5700\"}]";
+    assert_int_equal(observe_mixed(f, two, 0)->code, COAP_205_CONTENT);
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 2);
+    /* dev1 goes: both observations lose its paths and say so in a notification */
+    size_t before = f->tp.n;
+    lwm2m_endpoint_remove_device(g->gw[0]);
+    g->gw[0] = NULL;
+    dmfx_loop(f);
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 2);
+    int notes = 0;
+    for (size_t i = before; i < f->tp.n; i++) {
+        struct coap_msg *m = dmfx_sent(f, (long)i);
+        if (m->code != COAP_205_CONTENT)
+            continue;
+        notes++;
+        assert_false(has_bytes(m, "/dev1/"));
+        assert_true(has_bytes(m, "/boiler/3303/0/5700"));
+    }
+    assert_int_equal(notes, 2);
+    /* the boiler's change still reaches both */
+    before = f->tp.n;
+    set_dev_temp(g, 1, 66.0);
+    dmfx_loop(f);
+    assert_int_equal(f->tp.n, before + 2);
+    /* boiler goes too: the list of only devices is empty and ends with 4.04, the other keeps
+     * the gateway's own path */
+    before = f->tp.n;
+    lwm2m_endpoint_remove_device(g->gw[1]);
+    g->gw[1] = NULL;
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 1);
+    bool got404 = false;
+    for (size_t i = before; i < f->tp.n; i++)
+        got404 = got404 || dmfx_sent(f, (long)i)->code == COAP_404_NOT_FOUND;
+    assert_true(got404);
+    dmfx_loop(f);
+    assert_non_null(strstr(last_payload(f), "{\"n\":\"/3303/0/5701\",\"vs\":\"Cel\"}"));
+    gw_free(g);
+}
+
+/* ---- Send and store-and-forward of a hosted device ------------------------------------------ */
+
+/* Answers the Updates gw_new() caused (one CON at a time per server: a Send waits for them). */
+static void settle_updates(struct dmfx *f) {
+    for (int i = 0; i < 2; i++) {
+        dmfx_answer_request(f, COAP_204_CHANGED);
+        dmfx_loop(f);
+    }
+}
+
+static void test_send_of_device_is_prefixed(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    struct dmfx *f = g->f;
+    struct lwm2m_endpoint *view = lwm2m_gwdev_endpoint(g->gw[1]);
+    struct lwm2m_path p = P3(3303, 0, 5700);
+    struct lwm2m_report_cfg rc = {
+        .send_ct = LWM2M_CT_SENML_JSON, .send_paths = &p, .send_npaths = 1, .send_on_change = true};
+    assert_non_null(view);
+    settle_updates(f);
+    assert_int_equal(lwm2m_endpoint_set_report(view, &rc), 0);
+    uint64_t sends = lwm2m_engine_report_stats(f->eng)->sends;
+    dmfx_loop(f);
+    size_t before = f->tp.n;
+    set_dev_temp(g, 1, 65.25);
+    dmfx_loop(f);
+    assert_int_equal(f->tp.n, before + 1);
+    struct coap_msg *m = dmfx_sent(f, -1);
+    assert_int_equal(m->code, COAP_POST);
+    assert_int_equal(dmfx_opt(m, COAP_OPT_CONTENT_FORMAT), LWM2M_CT_SENML_JSON);
+    const char *s = dm_text(f);
+    assert_non_null(strstr(s, "\"n\":\"/boiler/3303/0/5700\""));
+    assert_non_null(strstr(s, "\"v\":65.25"));
+    assert_true(strstr(s, "\"bt\":") != NULL || strstr(s, "\"t\":") != NULL); /* stamped */
+    assert_int_equal(lwm2m_engine_report_stats(f->eng)->sends, sends + 1);
+    /* the other device's change sends nothing */
+    before = f->tp.n;
+    set_dev_temp(g, 0, 30.0);
+    dmfx_loop(f);
+    assert_int_equal(f->tp.n, before);
+    /* by hand, too */
+    assert_int_equal(lwm2m_endpoint_send(view, &p, 1), 0);
+    assert_non_null(strstr(last_payload(f), "/boiler/3303/0/5700"));
+    gw_free(g);
+}
+
+static void test_store_forward_of_device(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    struct dmfx *f = g->f;
+    struct lwm2m_endpoint *view = lwm2m_gwdev_endpoint(g->gw[0]);
+    struct lwm2m_path p = P3(3303, 0, 5700);
+    struct lwm2m_report_cfg rc = {
+        .send_ct = LWM2M_CT_SENML_JSON, .send_paths = &p, .send_npaths = 1, .send_on_change = true};
+    f->srv->notification_storing = true;
+    settle_updates(f);
+    assert_int_equal(lwm2m_endpoint_set_report(view, &rc), 0); /* memory-only queue */
+    const struct lwm2m_report_stats *st = lwm2m_engine_report_stats(f->eng);
+    uint64_t kept = st->kept, delivered = st->kept_delivered;
+    dmfx_loop(f);
+    /* the server is unreachable: two values wait in the device's queue */
+    f->srv->state = LWM2M_REG_IDLE;
+    size_t before = f->tp.n;
+    set_dev_temp(g, 0, 31.0);
+    dmfx_loop(f);
+    set_dev_temp(g, 0, 32.0);
+    dmfx_loop(f);
+    assert_int_equal(st->kept, kept + 2);
+    assert_int_equal(f->tp.n, before);
+    /* registered again: delivered in order, one CON at a time, names prefixed */
+    f->srv->state = LWM2M_REG_REGISTERED;
+    lwm2m_obs_reg_event(f->srv, LWM2M_OBS_REG_UPDATED);
+    dmfx_loop(f);
+    assert_int_equal(f->tp.n, before + 1);
+    const char *s = last_payload(f);
+    assert_non_null(strstr(s, "\"/dev1/3303/0/5700\""));
+    assert_non_null(strstr(s, "\"v\":31"));
+    dmfx_answer_request(f, COAP_204_CHANGED);
+    dmfx_loop(f);
+    assert_int_equal(f->tp.n, before + 2);
+    assert_non_null(strstr(last_payload(f), "\"v\":32"));
+    dmfx_answer_request(f, COAP_204_CHANGED);
+    dmfx_loop(f);
+    assert_int_equal(st->kept_delivered, delivered + 2);
+    assert_int_equal(f->tp.n, before + 2);
     gw_free(g);
 }
 
@@ -342,6 +571,11 @@ int main(void) {
         cmocka_unit_test(test_write_composite_over_devices),
         cmocka_unit_test(test_observe_composite_on_one_device),
         cmocka_unit_test(test_remove_device),
+        cmocka_unit_test(test_observe_composite_across_devices),
+        cmocka_unit_test(test_observe_composite_across_devices_rst_and_cbor),
+        cmocka_unit_test(test_observe_composite_device_removed),
+        cmocka_unit_test(test_send_of_device_is_prefixed),
+        cmocka_unit_test(test_store_forward_of_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

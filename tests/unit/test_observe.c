@@ -14,11 +14,6 @@ static struct dmfx *setup_fx(void) {
     return f;
 }
 
-/* One loop pass: the deferred event runs if anything was marked. */
-static void loop_pass(struct dmfx *f) {
-    event_base_loop(f->base, EVLOOP_NONBLOCK);
-}
-
 static struct coap_msg *observe(struct dmfx *f, const char *path, uint32_t obs) {
     struct rq q = {.code = COAP_GET, .path = path, .has_observe = true, .observe = obs};
     struct coap_msg *r = dmfx_do(f, &q);
@@ -32,16 +27,6 @@ static void set_temp(struct dmfx *f, double v) {
     lwm2m_endpoint_changed(f->ep, &p);
 }
 
-/* An empty ACK or RST for the datagram sent last. */
-static void answer_last(struct dmfx *f, uint8_t type) {
-    struct coap_msg *n = dmfx_sent(f, -1), m;
-    uint8_t buf[16];
-    coap_msg_init(&m, type, 0, n->mid);
-    int len = coap_serialize(&m, buf, sizeof(buf));
-    assert_true(len > 0);
-    coap_endpoint_input(f->ep->coap, buf, (size_t)len, &f->peer);
-}
-
 static void test_observe_first_response_and_notify(void **state) {
     (void)state;
     struct dmfx *f = setup_fx();
@@ -52,10 +37,10 @@ static void test_observe_first_response_and_notify(void **state) {
     assert_string_equal(dm_text(f), "21.5");
     assert_int_equal(lwm2m_endpoint_observations(f->ep), 1);
     size_t before = f->tp.n;
-    loop_pass(f); /* the pass after creation: nothing due */
+    dmfx_loop(f); /* the pass after creation: nothing due */
     assert_int_equal(f->tp.n, before);
     set_temp(f, 22.5);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(f->tp.n, before + 1);
     struct coap_msg *n = dmfx_sent(f, -1);
     assert_int_equal(n->type, COAP_TYPE_NON);
@@ -75,9 +60,9 @@ static void test_coalescing(void **state) {
     size_t before = f->tp.n;
     for (int i = 0; i < 5; i++)
         set_temp(f, 30 + i);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(f->tp.n, before + 1); /* five changes, one pass, one notification */
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(f->tp.n, before + 1);
     dmfx_free(f);
 }
@@ -92,7 +77,7 @@ static void test_cancel_by_observe_1(void **state) {
     assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
     size_t before = f->tp.n;
     set_temp(f, 25);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(f->tp.n, before);
     dmfx_free(f);
 }
@@ -111,8 +96,8 @@ static void test_cancel_by_rst(void **state) {
     struct dmfx *f = setup_fx();
     observe(f, "3303/0/5700", 0);
     set_temp(f, 26);
-    loop_pass(f);
-    answer_last(f, COAP_TYPE_RST);
+    dmfx_loop(f);
+    dmfx_answer_last(f, COAP_TYPE_RST);
     assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
     assert_int_equal(f->eng->report_stats.observe_ended, 1);
     dmfx_free(f);
@@ -124,12 +109,12 @@ static void test_con_attribute_ack_and_failure(void **state) {
     assert_int_equal(dm_query(f, COAP_PUT, "3303/0/5700", "con=1"), COAP_204_CHANGED);
     observe(f, "3303/0/5700", 0);
     set_temp(f, 27);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(dmfx_sent(f, -1)->type, COAP_TYPE_CON);
-    answer_last(f, COAP_TYPE_ACK);
+    dmfx_answer_last(f, COAP_TYPE_ACK);
     assert_int_equal(lwm2m_endpoint_observations(f->ep), 1);
     set_temp(f, 28);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(dmfx_sent(f, -1)->type, COAP_TYPE_CON);
     /* never acknowledged: after MAX_RETRANSMIT the observation ends */
     for (int i = 0; i < 200 && lwm2m_endpoint_observations(f->ep) > 0; i++) {
@@ -149,10 +134,10 @@ static void test_non_stream_sends_con_now_and_then(void **state) {
     uint8_t types[6];
     for (int i = 0; i < 6; i++) {
         set_temp(f, 40 + i);
-        loop_pass(f);
+        dmfx_loop(f);
         types[i] = dmfx_sent(f, -1)->type;
         if (types[i] == COAP_TYPE_CON)
-            answer_last(f, COAP_TYPE_ACK);
+            dmfx_answer_last(f, COAP_TYPE_ACK);
     }
     assert_int_equal(types[0], COAP_TYPE_NON);
     assert_int_equal(types[1], COAP_TYPE_NON);
@@ -169,7 +154,7 @@ static void test_pmin_pmax_by_clock(void **state) {
     size_t before = f->tp.n;
     f->now += 500;
     set_temp(f, 29);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(f->tp.n, before); /* under pmin */
     f->now += 1500;
     lwm2m_obs_run(f->ep); /* the timer at pmin */
@@ -193,7 +178,7 @@ static void test_default_pmin_from_server_object(void **state) {
     observe(f, "3303/0/5700", 0);
     size_t before = f->tp.n;
     set_temp(f, 31);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(f->tp.n, before);
     f->now += 3000;
     lwm2m_obs_run(f->ep);
@@ -208,10 +193,10 @@ static void test_gt_on_resource(void **state) {
     observe(f, "3303/0/5700", 0);
     size_t before = f->tp.n;
     set_temp(f, 24);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(f->tp.n, before);
     set_temp(f, 25.5);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(f->tp.n, before + 1);
     dmfx_free(f);
 }
@@ -237,7 +222,7 @@ static void test_deleted_target_ends_with_404(void **state) {
     tp_remove(&f->prov, 3311, 1);
     struct lwm2m_path p = P2(3311, 1);
     lwm2m_endpoint_changed(f->ep, &p);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(dmfx_sent(f, -1)->code, COAP_404_NOT_FOUND);
     assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
     dmfx_free(f);
@@ -263,7 +248,7 @@ static void test_observe_composite(void **state) {
     set_temp(f, 33);
     struct lwm2m_path other = P3(3303, 0, 5701); /* not in the list */
     lwm2m_endpoint_changed(f->ep, &other);
-    loop_pass(f);
+    dmfx_loop(f);
     dmfx_sent(f, -1);
     size_t n = dm_decode(f, LWM2M_CT_SENML_JSON, (struct lwm2m_path){.len = 0}, recs, 8);
     assert_int_equal(n, 2);
@@ -307,11 +292,11 @@ static void test_send_on_change(void **state) {
     struct lwm2m_report_cfg cfg = {
         .send_paths = &p, .send_npaths = 1, .send_on_change = true, .send_ct = LWM2M_CT_SENML_JSON};
     assert_int_equal(lwm2m_endpoint_set_report(f->ep, &cfg), 0);
-    loop_pass(f);
+    dmfx_loop(f);
     size_t before = f->tp.n;
     set_temp(f, 35);
     set_temp(f, 36);
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(f->tp.n, before + 1); /* two changes, one Send */
     dmfx_sent(f, -1);
     assert_non_null(strstr(dm_text(f), "36"));
@@ -332,11 +317,11 @@ static void test_store_and_forward(void **state) {
                    .has_accept = true,
                    .accept = LWM2M_CT_SENML_JSON};
     assert_int_equal(dmfx_do(f, &q)->code, COAP_205_CONTENT);
-    loop_pass(f);
+    dmfx_loop(f);
     size_t before = f->tp.n;
     for (int v = 22; v <= 24; v++) {
         set_temp(f, v);
-        loop_pass(f);
+        dmfx_loop(f);
     }
     assert_int_equal(f->tp.n, before + 1); /* one in flight, the rest queued */
     assert_int_equal(f->eng->report_stats.kept, 3);
@@ -346,14 +331,14 @@ static void test_store_and_forward(void **state) {
         assert_int_equal(m->type, COAP_TYPE_CON);
         assert_int_equal(dm_decode(f, LWM2M_CT_SENML_JSON, P3(3303, 0, 5700), recs, 4), 1);
         assert_true(recs[0].value.v.f == v && recs[0].has_time);
-        answer_last(f, COAP_TYPE_ACK);
-        loop_pass(f);
+        dmfx_answer_last(f, COAP_TYPE_ACK);
+        dmfx_loop(f);
     }
     assert_int_equal(f->tp.n, before + 3);
     assert_int_equal(f->eng->report_stats.kept_delivered, 3);
     /* never acknowledged: kept, tried again after the back-off */
     set_temp(f, 25);
-    loop_pass(f);
+    dmfx_loop(f);
     uint64_t timeouts = f->eng->env.stats.timeouts;
     for (int i = 0; i < 200 && f->eng->env.stats.timeouts == timeouts; i++) {
         f->now += 1000;
@@ -361,15 +346,15 @@ static void test_store_and_forward(void **state) {
     }
     assert_true(f->eng->env.stats.timeouts > timeouts);
     size_t n = f->tp.n;
-    loop_pass(f);
+    dmfx_loop(f);
     assert_int_equal(f->tp.n, n); /* waiting */
     f->now += 10000;
     lwm2m_obs_run(f->ep);
     assert_int_equal(f->tp.n, n + 1);
     /* a new registration ends the observation: the kept value goes as Send */
     lwm2m_obs_reg_event(f->srv, LWM2M_OBS_REG_NEW);
-    answer_last(f, COAP_TYPE_RST); /* the old notification's fate no longer matters */
-    loop_pass(f);
+    dmfx_answer_last(f, COAP_TYPE_RST); /* the old notification's fate no longer matters */
+    dmfx_loop(f);
     struct coap_msg *m = dmfx_sent(f, -1);
     assert_int_equal(m->code, COAP_POST);
     assert_int_equal(f->eng->report_stats.kept_delivered, 3);

@@ -202,6 +202,11 @@ void lwm2m_gwdev_changed(struct lwm2m_gwdev *dev, const struct lwm2m_path *p);
 const char *lwm2m_gwdev_prefix(const struct lwm2m_gwdev *dev);
 uint16_t lwm2m_gwdev_instance(const struct lwm2m_gwdev *dev); /* its /25 instance id */
 void *lwm2m_gwdev_ctx(const struct lwm2m_gwdev *dev);
+/* The device's view as an endpoint, for lwm2m_endpoint_set_report() and lwm2m_endpoint_send()
+ * (report.h): its Sends and store-and-forward queues go to the host's servers with the
+ * device's prefix in front of every SenML name. Borrowed until the device is removed; no other
+ * lwm2m_endpoint_* call may be given it. */
+struct lwm2m_endpoint *lwm2m_gwdev_endpoint(struct lwm2m_gwdev *dev);
 /* Observations on the device's paths now (tests, status API). */
 size_t lwm2m_gwdev_observations(const struct lwm2m_gwdev *dev);
 

@@ -72,6 +72,7 @@ struct lwm2m_report_stats {
     uint64_t kept_dropped;   /* ... and dropped: undeliverable (1.0 server without the
                                 observation, muted Send, rejected); the queue bound's drops are
                                 lwm2m_sf_dropped() per store */
+    uint64_t kept_overflow;  /* queued values dropped (oldest first) to fit a queue's bounds */
 };
 
 const struct lwm2m_report_stats *lwm2m_engine_report_stats(const struct lwm2m_engine *e);
