@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Private state of the CoAP message layer, shared by its files: the endpoint, outgoing exchanges
  * (coap_exchange.c), the deduplication cache (coap_dedup.c), request serving and deferred answers
- * (coap_server.c) and block-wise transfer state (coap_blockwise.c). Not a public header. */
+ * (coap_server.c) and block-wise transfer state (coap_blockwise.c; our own requests:
+ * coap_client_block.c). Not a public header. */
 #ifndef LWM2M_COAP_ENDPOINT_INTERNAL_H
 #define LWM2M_COAP_ENDPOINT_INTERNAL_H
 
@@ -12,6 +13,8 @@
 struct event;
 
 /* ---- outgoing exchanges --------------------------------------------------------------------- */
+
+struct coap_cblk; /* a Block1 transfer of one of our requests (coap_client_block.c) */
 
 enum coap_xkind { COAP_XK_REQUEST, COAP_XK_PING, COAP_XK_NOTIFY, COAP_XK_SEPARATE };
 
@@ -38,7 +41,8 @@ struct coap_xchg {
     coap_done_fn cb;
     void *ctx;
     size_t dlen;
-    uint8_t *dgram; /* owned; freed once no retransmission can follow */
+    uint8_t *dgram;        /* owned; freed once no retransmission can follow */
+    struct coap_cblk *blk; /* owned: Block1 state of a request body larger than a block, or NULL */
 };
 
 /* ---- deduplication -------------------------------------------------------------------------- */
@@ -231,5 +235,21 @@ int coap_block2_prepare(struct coap_endpoint *ep, const struct coap_reply_to *rt
 void coap_block_tick(struct coap_endpoint *ep, uint64_t now);
 uint64_t coap_block_deadline(const struct coap_endpoint *ep);
 void coap_block_free_all(struct coap_endpoint *ep);
+
+/* coap_client_block.c */
+/* Nonzero when the body of our request m must go block-wise (Block1): it is larger than one
+ * block of params.block_szx and the caller did not slice it itself. */
+int coap_cblk_needed(const struct coap_endpoint *ep, const struct coap_msg *m);
+/* Starts the Block1 transfer of request m (MID and token set): *out gets the transfer state (a
+ * copy of m's head and body) and *dgram block 0 with Size1 (caller owns both). Returns 0 or an
+ * error. */
+int coap_cblk_new(struct coap_endpoint *ep, const struct coap_msg *m, struct coap_cblk **out,
+                  uint8_t **dgram, size_t *dlen);
+/* A response resp to the block in flight. Returns 1 with the next block in *dgram (new MID in
+ * *mid; caller owns it) after 2.31 Continue or a 4.13 that asks for smaller blocks, 0 when resp
+ * is the final answer for the user, or a negative error (the request fails). */
+int coap_cblk_next(struct coap_endpoint *ep, struct coap_cblk *b, const struct coap_msg *resp,
+                   uint16_t *mid, uint8_t **dgram, size_t *dlen);
+void coap_cblk_free(struct coap_endpoint *ep, struct coap_cblk *b);
 
 #endif /* LWM2M_COAP_ENDPOINT_INTERNAL_H */

@@ -11,6 +11,7 @@
 
 static void xchg_free(struct coap_endpoint *ep, struct coap_xchg *x) {
     coap_ep_free_mem(ep, x->dgram, x->dlen);
+    coap_cblk_free(ep, x->blk);
     coap_ep_free_mem(ep, x, sizeof(*x));
 }
 
@@ -91,9 +92,10 @@ static void complete(struct coap_endpoint *ep, struct coap_xchg *x, int err,
         pump(ep, &peer);
 }
 
-int coap_xchg_submit(struct coap_endpoint *ep, uint8_t kind, const struct coap_addr *peer,
-                     const struct coap_msg *m, uint8_t *dgram, size_t dlen, coap_done_fn cb,
-                     void *ctx, uint32_t *id) {
+/* coap_xchg_submit() with the Block1 state of a request (ownership of blk passes too). */
+static int xchg_submit_blk(struct coap_endpoint *ep, uint8_t kind, const struct coap_addr *peer,
+                           const struct coap_msg *m, uint8_t *dgram, size_t dlen,
+                           struct coap_cblk *blk, coap_done_fn cb, void *ctx, uint32_t *id) {
     struct coap_xchg *x = NULL;
     if (m->type == COAP_TYPE_NON && kind == COAP_XK_NOTIFY && cb == NULL) {
         /* Fire and forget: nobody listens for a RST, so nothing is kept (high-rate NON
@@ -110,6 +112,7 @@ int coap_xchg_submit(struct coap_endpoint *ep, uint8_t kind, const struct coap_a
         x = coap_ep_alloc(ep, sizeof(*x));
     if (x == NULL) {
         coap_ep_free_mem(ep, dgram, dlen);
+        coap_cblk_free(ep, blk);
         return LWM2M_ERR_NOMEM;
     }
     memset(x, 0, sizeof(*x));
@@ -125,6 +128,7 @@ int coap_xchg_submit(struct coap_endpoint *ep, uint8_t kind, const struct coap_a
     x->ctx = ctx;
     x->dgram = dgram;
     x->dlen = dlen;
+    x->blk = blk;
     TAILQ_INSERT_TAIL(&ep->xchgs, x, link);
     ep->n_xchg++;
     if (id != NULL)
@@ -134,6 +138,12 @@ int coap_xchg_submit(struct coap_endpoint *ep, uint8_t kind, const struct coap_a
     else
         pump(ep, peer);
     return 0;
+}
+
+int coap_xchg_submit(struct coap_endpoint *ep, uint8_t kind, const struct coap_addr *peer,
+                     const struct coap_msg *m, uint8_t *dgram, size_t dlen, coap_done_fn cb,
+                     void *ctx, uint32_t *id) {
+    return xchg_submit_blk(ep, kind, peer, m, dgram, dlen, NULL, cb, ctx, id);
 }
 
 /* Assigns MID and token, serializes and submits. */
@@ -151,6 +161,25 @@ static int submit_msg(struct coap_endpoint *ep, uint8_t kind, const struct coap_
     return rc;
 }
 
+/* A request whose body is larger than a block goes as a Block1 sequence carried by one exchange
+ * (one id for coap_cancel(), one callback). Every block keeps the request's token: RFC 7959 §2.4
+ * allows either, and one token lets a late response to any block be matched or dropped like a
+ * response to a plain request; each block has its own MID, so retransmissions stay distinct. */
+static int submit_blockwise(struct coap_endpoint *ep, const struct coap_addr *peer,
+                            struct coap_msg *m, coap_done_fn cb, void *ctx, uint32_t *id) {
+    struct coap_cblk *b;
+    uint8_t *d;
+    size_t n;
+    m->mid = coap_ep_next_mid(ep);
+    int rc = coap_cblk_new(ep, m, &b, &d, &n);
+    if (rc != 0)
+        return rc;
+    coap_ep_enter(ep);
+    rc = xchg_submit_blk(ep, COAP_XK_REQUEST, peer, m, d, n, b, cb, ctx, id);
+    coap_ep_leave(ep);
+    return rc;
+}
+
 int coap_request(struct coap_endpoint *ep, const struct coap_addr *peer, const struct coap_msg *req,
                  coap_done_fn cb, void *ctx, uint32_t *id) {
     if (ep == NULL || ep->dying || peer == NULL || peer->len == 0 || req == NULL ||
@@ -163,7 +192,10 @@ int coap_request(struct coap_endpoint *ep, const struct coap_addr *peer, const s
     if (rc != 0)
         return rc;
     coap_msg_set_token(&m, token, sizeof(token));
-    rc = submit_msg(ep, COAP_XK_REQUEST, peer, &m, cb, ctx, id);
+    if (coap_cblk_needed(ep, &m))
+        rc = submit_blockwise(ep, peer, &m, cb, ctx, id);
+    else
+        rc = submit_msg(ep, COAP_XK_REQUEST, peer, &m, cb, ctx, id);
     if (rc == 0)
         ep->env->stats.requests_tx++;
     return rc;
@@ -209,6 +241,28 @@ static struct coap_xchg *find_by_mid(struct coap_endpoint *ep, uint16_t mid,
     return NULL;
 }
 
+/* A response m to request x: the user's answer, or in a Block1 transfer possibly the go-ahead for
+ * the next block, which then waits for the peer's NSTART slot like a new message (x is the
+ * oldest queued one for its peer, so it goes first). */
+static void on_answer(struct coap_endpoint *ep, struct coap_xchg *x, const struct coap_msg *m) {
+    uint8_t *d = NULL;
+    size_t n = 0;
+    uint16_t mid = 0;
+    int rc = x->blk != NULL ? coap_cblk_next(ep, x->blk, m, &mid, &d, &n) : 0;
+    if (rc <= 0) {
+        complete(ep, x, rc, rc == 0 ? m : NULL);
+        return;
+    }
+    coap_ep_free_mem(ep, x->dgram, x->dlen);
+    x->dgram = d;
+    x->dlen = n;
+    x->mid = mid;
+    x->retx = 0;
+    x->state = COAP_XS_QUEUED;
+    x->deadline = 0;
+    pump(ep, &x->peer);
+}
+
 static int token_eq(const struct coap_xchg *x, const struct coap_msg *m) {
     return x->token_len == m->token_len && memcmp(x->token, m->token, m->token_len) == 0;
 }
@@ -238,7 +292,7 @@ void coap_xchg_on_ack(struct coap_endpoint *ep, const struct coap_msg *m,
         ep->env->stats.unmatched++; /* a piggy-backed response must echo our token */
         return;
     }
-    complete(ep, x, 0, m);
+    on_answer(ep, x, m);
 }
 
 void coap_xchg_on_rst(struct coap_endpoint *ep, const struct coap_msg *m,
@@ -281,7 +335,7 @@ void coap_xchg_on_response(struct coap_endpoint *ep, const struct coap_msg *m,
     } else {
         coap_dedup_set_reply(ep, peer, m->mid, COAP_DD_DONE, NULL, 0);
     }
-    complete(ep, x, 0, m);
+    on_answer(ep, x, m);
 }
 
 /* ---- time ----------------------------------------------------------------------------------- */

@@ -3,13 +3,18 @@
  * (endpoint, server) — Register with version fallback on 4.12, Update ahead of lifetime expiry
  * carrying only what changed, De-register, capped exponential back-off with jitter, queue mode. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine_internal.h"
 #include "observe_internal.h" /* lwm2m_obs_reg_event() hooks, marked "observe.c hook" */
 #include "lwm2m/format.h"
 
-#define REG_LINKS_MAX 4096 /* Register payload; sent in one datagram (no client Block1 yet) */
+/* The object links of Register/Update: a gateway's list grows with its hosted devices (about 70
+ * bytes each), so the buffer starts small and doubles up to a bound; the CoAP layer sends a
+ * payload larger than a block with Block1. */
+#define REG_LINKS_FIRST 4096u
+#define REG_LINKS_MAX   (1u << 20)
 
 static void reg_send_register(struct lwm2m_server *s);
 static void reg_send_update(struct lwm2m_server *s);
@@ -77,6 +82,25 @@ static void reg_schedule_retry(struct lwm2m_server *s) {
     reg_arm(s, reg_backoff_ms(s));
 }
 
+/* Writes the object links into a heap buffer (*out, caller frees). Returns their length or a
+ * negative error (LWM2M_ERR_NOSPACE beyond REG_LINKS_MAX). */
+static int reg_links_alloc(struct lwm2m_server *s, char **out) {
+    for (size_t cap = REG_LINKS_FIRST; cap <= REG_LINKS_MAX; cap *= 2) {
+        char *buf = malloc(cap);
+        if (buf == NULL)
+            return LWM2M_ERR_NOMEM;
+        int len = lwm2m_reg_links(s->ep, s, buf, cap);
+        if (len >= 0) {
+            *out = buf;
+            return len;
+        }
+        free(buf);
+        if (len != LWM2M_ERR_NOSPACE)
+            return len;
+    }
+    return LWM2M_ERR_NOSPACE;
+}
+
 static void reg_release_slot(struct lwm2m_server *s) {
     if (s->has_slot)
         lwm2m_engine_reg_release(s);
@@ -112,9 +136,9 @@ static void reg_on_register(void *ctx, int err, const struct coap_msg *resp,
 
 static void reg_send_register(struct lwm2m_server *s) {
     struct lwm2m_endpoint *ep = s->ep;
-    char links[REG_LINKS_MAX], q[512], lt[16], ver[8], b[LWM2M_BINDING_MAX];
+    char *links = NULL, q[512], lt[16], ver[8], b[LWM2M_BINDING_MAX];
     size_t used = 0;
-    int len = lwm2m_reg_links(ep, s, links, sizeof(links));
+    int len = reg_links_alloc(s, &links);
     if (len < 0) {
         lwm2m_emit(s, LWM2M_EV_REGISTER_FAILED, len, 0);
         reg_release_slot(s);
@@ -137,6 +161,7 @@ static void reg_send_register(struct lwm2m_server *s) {
     coap_msg_set_payload(&m, links, (size_t)len);
     if (rc == 0)
         rc = coap_request(ep->coap, &s->addr, &m, reg_on_register, s, &s->xchg);
+    free(links); /* the CoAP layer keeps its own copy */
     if (rc != 0) {
         lwm2m_emit(s, LWM2M_EV_NETWORK_ERROR, rc, 0);
         reg_release_slot(s);
@@ -241,7 +266,7 @@ static void reg_on_update(void *ctx, int err, const struct coap_msg *resp,
 
 static void reg_send_update(struct lwm2m_server *s) {
     struct lwm2m_endpoint *ep = s->ep;
-    char links[REG_LINKS_MAX], q[64], lt[16], b[LWM2M_BINDING_MAX];
+    char *links = NULL, q[64], lt[16], b[LWM2M_BINDING_MAX];
     size_t used = 0;
     int rc = 0, len = 0;
     struct coap_msg m;
@@ -256,7 +281,7 @@ static void reg_send_update(struct lwm2m_server *s) {
         rc |= reg_add_query(&m, q, sizeof(q), &used, "b", b);
     }
     if (s->objects_dirty) {
-        len = lwm2m_reg_links(ep, s, links, sizeof(links));
+        len = reg_links_alloc(s, &links);
         if (len < 0)
             rc = len;
         coap_msg_add_opt_uint(&m, COAP_OPT_CONTENT_FORMAT, LWM2M_CT_LINK);
@@ -264,6 +289,7 @@ static void reg_send_update(struct lwm2m_server *s) {
     }
     if (rc == 0)
         rc = coap_request(ep->coap, &s->addr, &m, reg_on_update, s, &s->xchg);
+    free(links);
     if (rc != 0) {
         lwm2m_emit(s, LWM2M_EV_NETWORK_ERROR, rc, 0);
         reg_arm(s, reg_backoff_ms(s));

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The CoAP message layer (RFC 7252 §4-5, RFC 7959 server side, RFC 7641 notifications): one
+/* The CoAP message layer (RFC 7252 §4-5, RFC 7959, RFC 7641 notifications): one
  * struct coap_endpoint per socket, with CON retransmission, request/response matching, NSTART,
  * deduplication, deferred (separate) responses and block-wise transfers. Its core is sans-I/O:
  * it sends through a struct coap_transport, reads time from a struct coap_clock and is fed
@@ -79,6 +79,7 @@ struct coap_stats {
     uint64_t block1_rx;      /* Block1 blocks accepted */
     uint64_t block1_errors;  /* 4.08 / 4.13 sent */
     uint64_t block2_tx;      /* Block2 blocks sent (first blocks included) */
+    uint64_t block1_tx;      /* Block1 blocks of our own requests (no retransmissions) */
     uint64_t handler_errors; /* 5.00 sent because a handler failed or did not answer */
     uint64_t dedup_evicted;  /* dedup entries dropped early because the cache was full */
     uint64_t nomem;          /* allocation failures and full pools (logged by the caller) */
@@ -125,10 +126,11 @@ struct coap_incoming {
 typedef int (*coap_handler_fn)(void *ctx, struct coap_endpoint *ep, const struct coap_incoming *in);
 
 /* Completion of an outgoing exchange (request, ping, notification). err is 0 or LWM2M_ERR_TIMEOUT
- * or LWM2M_ERR_RESET. For a request resp is the response (borrowed during the call) when err is
- * 0; for a ping err 0 means the peer answered (RST); for a notification err 0 means acknowledged
- * (CON) or sent without RST within ACK_TIMEOUT (NON), and resp is NULL. The callback may call any
- * function of this API, including coap_endpoint_free() on ep. */
+ * or LWM2M_ERR_RESET (or, for a request sent block-wise, LWM2M_ERR_NOMEM mid-transfer). For a
+ * request resp is the response (borrowed during the call) when err is 0; for a ping err 0 means the
+ * peer answered (RST); for a notification err 0 means acknowledged (CON) or sent without RST within
+ * ACK_TIMEOUT (NON), and resp is NULL. The callback may call any function of this API, including
+ * coap_endpoint_free() on ep. */
 typedef void (*coap_done_fn)(void *ctx, int err, const struct coap_msg *resp,
                              const struct coap_addr *peer);
 
@@ -169,8 +171,14 @@ size_t coap_endpoint_mem(const struct coap_endpoint *ep);
  * that already has one outstanding waits in a FIFO queue. cb is called exactly once unless the
  * request is cancelled or the endpoint freed. *id (may be NULL) gets a handle for coap_cancel().
  * Returns 0, LWM2M_ERR_INVALID, LWM2M_ERR_NOMEM (too many pending: counted), or the RNG's error.
- * Block-wise transfer of our own requests and responses is not done yet: bodies must fit in one
- * datagram. */
+ * A body larger than one block of params.block_szx (unless req carries Block1 itself) is sent as
+ * a Block1 sequence (RFC 7959 §2.5) from a copy the layer keeps until the transfer ends: Size1 on
+ * block 0, one CON (or NON) per block with its own MID and the request's token, a smaller SZX
+ * taken from 2.31 Continue or from a 4.13 that says the body fits, every block retransmitted like
+ * a plain request. cb then gets the response to the last block (4.08, a 4.13 that cannot be met
+ * and any other early answer end the transfer and are passed on likewise), LWM2M_ERR_TIMEOUT or
+ * LWM2M_ERR_RESET for any block, or LWM2M_ERR_NOMEM when the next block could not be built.
+ * A Block2 response to our request is delivered as its first block (not reassembled). */
 int coap_request(struct coap_endpoint *ep, const struct coap_addr *peer, const struct coap_msg *req,
                  coap_done_fn cb, void *ctx, uint32_t *id);
 
