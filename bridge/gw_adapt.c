@@ -36,7 +36,8 @@ static void mb_link_from_cfg(const struct cfg_adapter *c, const char *host, stru
         l->stop_bits = c->stop_bits;
         l->rs485 = c->rs485;
     } else {
-        l->transport = MB_TRANSPORT_TCP;
+        l->transport =
+            c->type == CFG_ADAPTER_MODBUS_RTU_OVER_TCP ? MB_TRANSPORT_RTU_TCP : MB_TRANSPORT_TCP;
         l->host = host;
         l->port = c->port;
     }
@@ -100,14 +101,7 @@ static void mb_device_from(struct br_device *d, struct mb_device_cfg *dc,
 static int mb_build(struct gw *g, struct gw_adapter *ga, struct br_device **devs, size_t n) {
     const struct cfg_adapter *c = ga->cfg;
     char host[INET_ADDRSTRLEN] = "";
-    if (c->type == CFG_ADAPTER_MODBUS_RTU_OVER_TCP) {
-        BR_ERR(&g->log,
-               "adapter %s: modbus-rtu-over-tcp is not supported by the Modbus adapter "
-               "yet; its devices answer 5.03",
-               c->name);
-        return 0;
-    }
-    if (c->type == CFG_ADAPTER_MODBUS_TCP && resolve4(c->host, host, sizeof(host)) != 0) {
+    if (c->type != CFG_ADAPTER_MODBUS_RTU && resolve4(c->host, host, sizeof(host)) != 0) {
         BR_ERR(&g->log, "adapter %s: cannot resolve '%s' to an IPv4 address", c->name, c->host);
         return 0;
     }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The Modbus adapter's public face: the plain configuration structs the YAML loader fills (one
  * link, its devices, their points) and the adapter_ops that run it. One adapter instance is one
- * link (a TCP connection or a serial line) with one worker thread, serving every unit on it. */
+ * link (a TCP connection, with Modbus TCP or RTU framing, or a serial line) with one worker
+ * thread, serving every unit on it. */
 #ifndef GW_MB_H
 #define GW_MB_H
 
@@ -14,13 +15,14 @@
 enum mb_transport {
     MB_TRANSPORT_TCP = 0, /* Modbus TCP, also TCP-to-RTU gateways (many unit ids, one socket) */
     MB_TRANSPORT_RTU,     /* Modbus RTU on a serial line */
+    MB_TRANSPORT_RTU_TCP, /* RTU frames (unit, PDU, CRC) on a TCP stream: serial-to-Ethernet */
 };
 
 /* One link. Strings are borrowed until create returns (the adapter copies them). */
 struct mb_link_cfg {
     const char *name; /* for logs and state details */
     enum mb_transport transport;
-    /* TCP */
+    /* TCP and RTU_TCP */
     const char *host; /* numeric IPv4 address, e.g. "127.0.0.1" (libmodbus does no lookup) */
     uint16_t port;    /* 0 means 502 */
     /* RTU */
@@ -104,11 +106,13 @@ struct mb_device_cfg {
  * staggered over min(poll_ms, 5 s)); its points are read with the plan of mb_plan_build. A good
  * value is reported on every poll; a bad quality only when it changes. A unit that times out (or
  * that a gateway reports unreachable, exception 0x0A/0x0B) is DOWN and not asked again for a
- * back-off that doubles from backoff_min_ms to backoff_max_ms; its points go TIMEOUT. An
- * exception answer marks the points of that request only (after splitting a merged request
- * that met an "illegal data address"). A lost link (connection reset, serial I/O error, or
- * three timeouts in a row with no answer on TCP) marks every point DISCONNECTED and is retried
- * with the same back-off. Writes go before polls and are tried even while the unit is in
+ * back-off that doubles from backoff_min_ms to backoff_max_ms; its points go TIMEOUT. A garbled
+ * answer (bad CRC, short frame, wrong unit, function or length) is a bus error: counted, the
+ * link re-synchronised, the request retried once, then its points go BAD_DATA. An exception
+ * answer marks the points of that request only (after splitting a merged request that met an
+ * "illegal data address"). A lost link (connection reset, serial I/O error, or three timeouts
+ * in a row with no answer on a TCP link) marks every point DISCONNECTED and is retried with the
+ * same back-off. Writes go before polls and are tried even while the unit is in
  * back-off (a user is waiting); they fail at once with DISCONNECTED while the link is down. */
 struct mb_adapter_cfg {
     struct mb_link_cfg link;
@@ -134,6 +138,7 @@ struct mb_stats {
     uint64_t reconnects; /* successful (re)connections */
     uint64_t skipped;    /* device polls skipped because the unit was in back-off */
     uint64_t dropped;    /* good values dropped because the loop fell 65536 events behind */
+    uint64_t bus_errors; /* garbled answers: bad CRC, short frame, wrong unit/function/length */
 };
 int mb_adapter_stats(struct adapter *a, struct mb_stats *out);
 

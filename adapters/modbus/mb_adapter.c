@@ -156,7 +156,7 @@ static int mb_build_wkeys(struct mb_adapter *a) {
 }
 
 static void mb_link_defaults(struct mb_link_cfg *l) {
-    if (l->transport == MB_TRANSPORT_TCP && l->port == 0)
+    if (l->transport != MB_TRANSPORT_RTU && l->port == 0)
         l->port = 502;
     if (l->baud == 0)
         l->baud = 19200;
@@ -175,7 +175,7 @@ static void mb_link_defaults(struct mb_link_cfg *l) {
 }
 
 static int mb_check_link(const struct mb_link_cfg *l) {
-    if (l->transport == MB_TRANSPORT_TCP)
+    if (l->transport == MB_TRANSPORT_TCP || l->transport == MB_TRANSPORT_RTU_TCP)
         return l->host ? 0 : -EINVAL;
     if (l->transport != MB_TRANSPORT_RTU || !l->device)
         return -EINVAL;
@@ -383,6 +383,7 @@ int mb_adapter_stats(struct adapter *ad, struct mb_stats *out) {
     out->reconnects = atomic_load(&a->cnt.reconnects);
     out->skipped = atomic_load(&a->cnt.skipped);
     out->dropped = atomic_load(&a->cnt.dropped);
+    out->bus_errors = atomic_load(&a->cnt.bus_errors);
     return 0;
 }
 

@@ -96,6 +96,90 @@ int mb_plan_split(struct mb_plan *plan, size_t i, const struct mb_point_cfg *pts
 
 void mb_plan_free(struct mb_plan *plan);
 
+/* ---- RTU framing for RTU-over-TCP (mb_rtu.c; no I/O, no clock) ---- */
+
+#define MB_RTU_MAX_ADU 256 /* unit + PDU (<= 253) + CRC */
+
+/* One request, and what its answer is checked against. */
+struct mb_rtu_req {
+    uint8_t unit;
+    uint8_t fc;     /* 1, 2, 3, 4, 5, 6, 15 or 16 */
+    uint16_t addr;  /* 0-based protocol address */
+    uint16_t count; /* bits or registers read or written (1 for FC5/FC6) */
+    uint16_t value; /* FC5: the coil state (non-zero is on); FC6: the register */
+};
+
+/* CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF). Sent low byte first; the CRC of a whole
+ * frame including its CRC is 0. */
+uint16_t mb_rtu_crc(const uint8_t *p, size_t n);
+
+/* Builds the request ADU into out. FC5/FC6 write r->value, FC16 count registers from regs, FC15
+ * count bits from bits (one byte per bit, non-zero is on); the others take neither.
+ * Returns the ADU length, or -EINVAL (unknown FC, count out of the protocol's range, missing
+ * data) or -ENOSPC (cap too small). */
+int mb_rtu_build(const struct mb_rtu_req *r, const uint16_t *regs, const uint8_t *bits,
+                 uint8_t *out, size_t cap);
+
+/* Length of the answer ADU whose first n bytes are adu: 0 while fewer bytes than decide it have
+ * arrived, else the full length (5..MB_RTU_MAX_ADU); -EMBBADDATA for a function code no answer to
+ * our requests carries (the length cannot be known: the frame is garbage). */
+int mb_rtu_answer_len(const uint8_t *adu, size_t n);
+
+/* Checks the complete answer adu (n bytes) to r and decodes a read into bits (FC1/FC2, one byte
+ * per bit, count entries) or regs (FC3/FC4, count registers). The answer to a write must echo
+ * the address and r->value (FC5, FC6) or the quantity (FC15, FC16); regs/bits are not used.
+ * Returns 0, -(MODBUS_ENOBASE + code) for an exception answer (code 1..11, the errno libmodbus
+ * would set), or a libmodbus frame error: -EMBBADCRC, -EMBBADSLAVE (another unit), -EMBBADDATA
+ * (wrong length, function, byte count or echo), -EMBBADEXC (exception code 0 or above 11). */
+int mb_rtu_parse(const struct mb_rtu_req *r, const uint8_t *adu, size_t n, uint16_t *regs,
+                 uint8_t *bits);
+
+/* ---- the link's bus: libmodbus, or our RTU-over-TCP client ---- */
+
+/* What the link worker calls for I/O. Every call returns 0 or a negative errno, libmodbus'
+ * codes included (-EMBXILADD, -EMBBADCRC, ...), so failures are classified one way for every
+ * transport. Instances live on the worker thread only. */
+struct mb_bus;
+struct mb_bus_ops {
+    /* Opens the link. *warn gets a positive errno of a non-fatal setup problem (RS-485 mode). */
+    int (*connect)(struct mb_bus *b, int *warn);
+    void (*close)(struct mb_bus *b);
+    void (*flush)(struct mb_bus *b); /* drops whatever the peer sent that was not asked for */
+    /* Reads count bits (FC1/FC2, one byte per bit) or registers (FC3/FC4). */
+    int (*read)(struct mb_bus *b, uint8_t unit, uint8_t fc, uint16_t addr, uint16_t count,
+                uint16_t *regs, uint8_t *bits);
+    /* Writes with FC5/FC6/FC15/FC16, data as for mb_rtu_build. */
+    int (*write)(struct mb_bus *b, uint8_t unit, uint8_t fc, uint16_t addr, uint16_t count,
+                 const uint16_t *regs, const uint8_t *bits);
+    void (*destroy)(struct mb_bus *b);
+    /* After a garbled answer: true when only a new connection re-synchronises the stream
+     * (Modbus TCP through libmodbus, which cannot skip a stale answer). */
+    bool resync_by_reconnect;
+    /* A link that may die without telling us (a TCP peer gone without a RST). */
+    bool stream;
+};
+struct mb_bus {
+    const struct mb_bus_ops *ops;
+};
+
+/* The libmodbus bus for MB_TRANSPORT_TCP and MB_TRANSPORT_RTU (mb_bus_modbus.c), and our own
+ * RTU-over-TCP client for MB_TRANSPORT_RTU_TCP (mb_rtu_tcp.c). l is borrowed for the bus's life.
+ * NULL with errno set on failure. */
+struct mb_bus *mb_bus_modbus_new(const struct mb_link_cfg *l);
+struct mb_bus *mb_rtu_tcp_new(const struct mb_link_cfg *l);
+
+/* One RTU transaction on a connected stream socket fd (mb_rtu_tcp.c): drops stale input, sends
+ * the request built from r, wregs and wbits, reads the answer (first byte within timeout_ms,
+ * each next chunk within MB_RTU_BYTE_TIMEOUT_MS, as libmodbus does, the whole frame within
+ * MB_RTU_FRAME_MAX_MS of its first byte) and parses it into regs/bits. A write to unit 0
+ * (broadcast) is only sent. Returns as mb_rtu_parse, or -ETIMEDOUT (nothing came), -EMBBADDATA
+ * (a partial frame, then silence), -ECONNRESET (the peer closed) or another negative errno of
+ * the socket. */
+#define MB_RTU_BYTE_TIMEOUT_MS 500
+#define MB_RTU_FRAME_MAX_MS    3000 /* 256 bytes take 2.35 s on a 1200 baud line */
+int mb_rtu_transact(int fd, uint32_t timeout_ms, const struct mb_rtu_req *r, const uint16_t *wregs,
+                    const uint8_t *wbits, uint16_t *regs, uint8_t *bits);
+
 /* ---- shared state of one adapter (loop side + link worker) ---- */
 
 struct mb_dev {
@@ -137,7 +221,7 @@ struct mb_event {
 
 struct mb_counters {
     atomic_uint_fast64_t requests, timeouts, exceptions, polls, values, reconnects, skipped,
-        dropped;
+        dropped, bus_errors;
 };
 
 struct mb_adapter {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The link worker: one thread per Modbus link, owning its libmodbus context. It runs every
- * device's read plan on the device's poll schedule and the write queue, backs off a unit that
- * stops answering (one timeout per back-off period, not one per point) and reconnects a lost link
- * with back-off. Results go to the loop through mb_post; nothing here touches the sink. */
+/* The link worker: one thread per Modbus link, owning its bus (struct mb_bus: libmodbus, or our
+ * RTU-over-TCP client). It runs every device's read plan on the device's poll schedule and the
+ * write queue, backs off a unit that stops answering (one timeout per back-off period, not one
+ * per point) and reconnects a lost link with back-off. Results go to the loop through mb_post;
+ * nothing here touches the sink. */
 #include <errno.h>
 #include <modbus/modbus.h>
 #include <stdarg.h>
@@ -16,13 +17,15 @@
 #define MB_LINK         UINT32_MAX /* event scope: the link itself */
 #define MB_QUALITY_NONE 0xff
 /* Consecutive timeouts, with no answer from any unit in between, after which a TCP connection
- * is presumed dead (a peer gone without a RST is otherwise never noticed: no keepalive). */
+ * (Modbus TCP or RTU over TCP) is presumed dead (a peer gone without a RST is otherwise never
+ * noticed: no keepalive). */
 #define MB_SILENT_LINK 3
 
 /* Worker-private state; lives on the worker's stack. */
 struct mb_worker {
     struct mb_adapter *a;
-    modbus_t *ctx;
+    struct mb_bus *bus;
+    uint8_t unit; /* the unit the next requests go to */
     bool connected;
     int8_t link_up; /* -1 unknown, 0 down, 1 up: last state posted */
     uint64_t next_connect;
@@ -178,8 +181,8 @@ static uint32_t mb_next_backoff(const struct mb_link_cfg *l, uint32_t cur) {
 
 static void mb_link_down(struct mb_worker *w, int err) {
     struct mb_adapter *a = w->a;
-    if (w->ctx)
-        modbus_close(w->ctx);
+    if (w->bus)
+        w->bus->ops->close(w->bus);
     w->connected = false;
     w->link_backoff = mb_next_backoff(&a->link, w->link_backoff);
     w->next_connect = mb_mono_ms() + w->link_backoff;
@@ -195,16 +198,8 @@ static void mb_link_down(struct mb_worker *w, int err) {
     }
 }
 
-static modbus_t *mb_new_ctx(const struct mb_link_cfg *l) {
-    modbus_t *ctx =
-        l->transport == MB_TRANSPORT_TCP
-            ? modbus_new_tcp(l->host, l->port)
-            : modbus_new_rtu(l->device, (int)l->baud, l->parity, l->data_bits, l->stop_bits);
-    if (ctx) {
-        modbus_set_response_timeout(ctx, l->timeout_ms / 1000u, (l->timeout_ms % 1000u) * 1000u);
-        modbus_set_error_recovery(ctx, MODBUS_ERROR_RECOVERY_NONE);
-    }
-    return ctx;
+static struct mb_bus *mb_new_bus(const struct mb_link_cfg *l) {
+    return l->transport == MB_TRANSPORT_RTU_TCP ? mb_rtu_tcp_new(l) : mb_bus_modbus_new(l);
 }
 
 /* 0 when connected; -EAGAIN while waiting for the next attempt; another negative errno when this
@@ -212,27 +207,26 @@ static modbus_t *mb_new_ctx(const struct mb_link_cfg *l) {
 static int mb_connect(struct mb_worker *w) {
     const struct mb_link_cfg *l = &w->a->link;
     const char *name = l->name ? l->name : "link";
+    int rc, warn = 0;
     if (w->connected)
         return 0;
     if (mb_mono_ms() < w->next_connect)
         return -EAGAIN;
-    if (!w->ctx && !(w->ctx = mb_new_ctx(l))) {
+    if (!w->bus && !(w->bus = mb_new_bus(l))) {
         int e = errno ? errno : EINVAL;
         mb_link_down(w, e);
         return -e;
     }
-    if (modbus_connect(w->ctx) < 0) {
-        int e = errno;
-        mb_link_down(w, e);
-        return -e;
+    if ((rc = w->bus->ops->connect(w->bus, &warn)) < 0) {
+        mb_link_down(w, -rc);
+        return rc;
     }
     w->connected = true;
     w->link_backoff = 0;
     mb_count(&w->a->cnt.reconnects);
-    if (l->transport == MB_TRANSPORT_RTU && l->rs485 &&
-        modbus_rtu_set_serial_mode(w->ctx, MODBUS_RTU_RS485) < 0)
+    if (warn)
         mb_post_state(w, MB_LINK, ADAPTER_STATE_UP, "%s: connected; RS-485 mode not set: %s", name,
-                      modbus_strerror(errno));
+                      modbus_strerror(warn));
     else
         mb_post_state(w, MB_LINK, ADAPTER_STATE_UP, "%s: connected", name);
     w->link_up = 1;
@@ -259,17 +253,20 @@ static void mb_unit_up(struct mb_worker *w, uint32_t dev) {
     d->up = 1;
 }
 
-/* After a garbled answer. On TCP it is most often the late answer to a request that timed out:
- * the stream stays one answer out of step and libmodbus cannot skip an answer, so a new
- * connection is the clean cut. On a serial line flushing is all there is. Returns false when
- * the link went down instead. */
+/* After a garbled answer. On Modbus TCP it is most often the late answer to a request that
+ * timed out: the stream stays one answer out of step and libmodbus cannot skip an answer, so a
+ * new connection is the clean cut. On a serial line flushing is all there is, and our
+ * RTU-over-TCP client drains stale bytes before every request anyway. Returns false when the
+ * link went down instead. */
 static bool mb_resync(struct mb_worker *w) {
-    modbus_flush(w->ctx);
-    if (w->a->link.transport != MB_TRANSPORT_TCP)
+    int rc, warn;
+    mb_count(&w->a->cnt.bus_errors);
+    w->bus->ops->flush(w->bus);
+    if (!w->bus->ops->resync_by_reconnect)
         return true;
-    modbus_close(w->ctx);
-    if (modbus_connect(w->ctx) < 0) {
-        mb_link_down(w, errno);
+    w->bus->ops->close(w->bus);
+    if ((rc = w->bus->ops->connect(w->bus, &warn)) < 0) {
+        mb_link_down(w, -rc);
         return false;
     }
     mb_count(&w->a->cnt.reconnects);
@@ -280,25 +277,12 @@ static bool mb_resync(struct mb_worker *w) {
 
 /* 0 or a negative errno (libmodbus' codes included). */
 static int mb_exec_read(struct mb_worker *w, uint8_t table, uint16_t start, uint16_t count) {
-    int rc;
-    mb_count(&w->a->cnt.requests);
-    switch (table) {
-    case MB_TABLE_COIL:
-        rc = modbus_read_bits(w->ctx, start, count, w->bits);
-        break;
-    case MB_TABLE_DISCRETE:
-        rc = modbus_read_input_bits(w->ctx, start, count, w->bits);
-        break;
-    case MB_TABLE_INPUT:
-        rc = modbus_read_input_registers(w->ctx, start, count, w->regs);
-        break;
-    case MB_TABLE_HOLDING:
-        rc = modbus_read_registers(w->ctx, start, count, w->regs);
-        break;
-    default:
+    static const uint8_t fc[] = {
+        [MB_TABLE_COIL] = 1, [MB_TABLE_DISCRETE] = 2, [MB_TABLE_INPUT] = 4, [MB_TABLE_HOLDING] = 3};
+    if (table > MB_TABLE_HOLDING)
         return -EINVAL;
-    }
-    return rc < 0 ? -errno : 0;
+    mb_count(&w->a->cnt.requests);
+    return w->bus->ops->read(w->bus, w->unit, fc[table], start, count, w->regs, w->bits);
 }
 
 /* Decodes the point at address p->address from the buffers filled by a read at start. */
@@ -360,9 +344,9 @@ static bool mb_read_failed(struct mb_worker *w, uint32_t dev, size_t *i, int err
         else
             mb_count(&w->a->cnt.timeouts);
         /* A late answer would otherwise be taken for the next request's. */
-        modbus_flush(w->ctx);
+        w->bus->ops->flush(w->bus);
         mb_unit_down(w, dev, exc, -err);
-        if (!exc && ++w->silent >= MB_SILENT_LINK && w->a->link.transport == MB_TRANSPORT_TCP)
+        if (!exc && ++w->silent >= MB_SILENT_LINK && w->bus->ops->stream)
             mb_link_down(w, ETIMEDOUT);
         return false;
     case MB_FAIL_LINK:
@@ -384,7 +368,7 @@ static void mb_poll_device(struct mb_worker *w, uint32_t dev) {
         mb_count(&w->a->cnt.skipped);
         return;
     }
-    modbus_set_slave(w->ctx, d->cfg.unit);
+    w->unit = d->cfg.unit;
     while (i < d->plan.n_reads) {
         const struct mb_read *r = &d->plan.reads[i];
         int rc = mb_exec_read(w, r->table, r->start, r->count);
@@ -409,7 +393,7 @@ static enum adapter_write_status mb_write_status(struct mb_worker *w, int err, u
         mb_count(&w->a->cnt.exceptions);
         return ADAPTER_WRITE_EXCEPTION;
     case MB_FAIL_UNIT:
-        modbus_flush(w->ctx);
+        w->bus->ops->flush(w->bus);
         if (*exc) {
             mb_count(&w->a->cnt.exceptions);
             return ADAPTER_WRITE_EXCEPTION;
@@ -429,7 +413,7 @@ static enum adapter_write_status mb_write_status(struct mb_worker *w, int err, u
 /* Sends the write with the function code mb_write_fc chose. 0 or a negative errno. */
 static int mb_send_write(struct mb_worker *w, const struct mb_point_cfg *p, bool force,
                          const struct mb_write *wr) {
-    int rc;
+    int rc, fc;
     uint16_t reg = wr->regs[0];
     if (p->type == MB_TYPE_BIT) {
         /* bit(N): read-modify-write of the register, so the other bits keep their values. */
@@ -438,25 +422,14 @@ static int mb_send_write(struct mb_worker *w, const struct mb_point_cfg *p, bool
             return rc;
         reg = mb_bit_apply(w->regs[0], p->param, on);
     }
-    mb_count(&w->a->cnt.requests);
-    switch (mb_write_fc(p, force)) {
-    case 5:
-        rc = modbus_write_bit(w->ctx, p->address, wr->bit);
-        break;
-    case 15:
-        rc = modbus_write_bits(w->ctx, p->address, 1, &wr->bit);
-        break;
-    case 6:
-        rc = modbus_write_register(w->ctx, p->address, reg);
-        break;
-    case 16:
-        rc = modbus_write_registers(w->ctx, p->address, p->type == MB_TYPE_BIT ? 1 : wr->n,
-                                    p->type == MB_TYPE_BIT ? &reg : wr->regs);
-        break;
-    default:
+    fc = mb_write_fc(p, force);
+    if (fc == 0)
         return -EPERM;
-    }
-    return rc < 0 ? -errno : 0;
+    mb_count(&w->a->cnt.requests);
+    /* Coils and bit(N) write one item (reg holds bit(N)'s merged register); FC16 writes wr->n. */
+    if (fc != 16 || p->type == MB_TYPE_BIT)
+        return w->bus->ops->write(w->bus, w->unit, (uint8_t)fc, p->address, 1, &reg, &wr->bit);
+    return w->bus->ops->write(w->bus, w->unit, 16, p->address, wr->n, wr->regs, NULL);
 }
 
 /* Reads the point back, posts its value, and says whether it holds what was written. */
@@ -490,7 +463,7 @@ static void mb_exec_write(struct mb_worker *w, const struct mb_write *wr) {
         mb_post_done(w, wr->req, ADAPTER_WRITE_DISCONNECTED, 0, rc == -EAGAIN ? -ENOTCONN : rc);
         return;
     }
-    modbus_set_slave(w->ctx, d->cfg.unit);
+    w->unit = d->cfg.unit;
     rc = mb_send_write(w, p, d->cfg.force_multiple, wr);
     if (rc == 0 && p->read_back)
         rc = mb_read_back(w, wr->dev, wr->point, wr, &same);
@@ -533,7 +506,7 @@ static bool mb_writes_between(struct mb_worker *w, uint8_t unit) {
     if (!w->connected)
         return false;
     if (any)
-        modbus_set_slave(w->ctx, unit);
+        w->unit = unit;
     return true;
 }
 
@@ -651,9 +624,7 @@ void *mb_link_main(void *arg) {
         pthread_mutex_lock(&a->mu);
     }
     pthread_mutex_unlock(&a->mu);
-    if (w.ctx) {
-        modbus_close(w.ctx);
-        modbus_free(w.ctx);
-    }
+    if (w.bus)
+        w.bus->ops->destroy(w.bus);
     return NULL;
 }

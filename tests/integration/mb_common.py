@@ -105,14 +105,15 @@ class Proc:
 
 
 class PyModbus(Proc):
-    """pymodbus_server.py with a datastore spec."""
+    """pymodbus_server.py with a datastore spec; framer="rtu" with tcp_port: RTU over TCP."""
 
-    def __init__(self, spec, tcp_port=None, rtu=None):
+    def __init__(self, spec, tcp_port=None, rtu=None, framer=None):
         fd, self.spec_path = tempfile.mkstemp(suffix=".json")
         with os.fdopen(fd, "w") as f:
             json.dump(spec, f)
         argv = [PY, os.path.join(HERE, "pymodbus_server.py"), "--spec", self.spec_path]
         argv += ["--tcp", str(tcp_port)] if tcp_port is not None else ["--rtu", rtu]
+        argv += ["--framer", framer] if framer else []
         super().__init__(argv)
         self.expect(r"^ready$", timeout=15)
 

@@ -3,7 +3,10 @@
 /usr/bin/python3) serving a datastore loaded from a JSON file, over TCP on loopback or RTU on a
 serial device (one end of a socat pty pair). Units not in the file get no answer.
 
-    pymodbus_server.py --spec FILE (--tcp PORT | --rtu DEVICE [--baud B --parity N])
+    pymodbus_server.py --spec FILE (--tcp PORT [--framer rtu] | --rtu DEVICE [--baud B --parity N])
+
+--framer rtu serves RTU frames (unit, PDU, CRC) on the TCP port: RTU over TCP, as a
+serial-to-Ethernet converter carries them.
 
 spec: {"units": {"1": {"hr": [..], "ir": [..], "co": [..], "di": [..]}}}; protocol address i is
 element i (zero_mode). Reads past the end of a table get exception 2 (illegal data address).
@@ -62,13 +65,15 @@ async def main():
     ap.add_argument("--rtu")
     ap.add_argument("--baud", type=int, default=19200)
     ap.add_argument("--parity", default="N")
+    ap.add_argument("--framer", choices=("socket", "rtu"), default="socket")
     args = ap.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
     with open(args.spec, encoding="utf-8") as f:
         context = build_context(json.load(f))
     loop = asyncio.get_running_loop()
     if args.tcp is not None:
-        server = ModbusTcpServer(context, address=("127.0.0.1", args.tcp),
+        framer = ModbusRtuFramer if args.framer == "rtu" else None  # None: MBAP (Modbus TCP)
+        server = ModbusTcpServer(context, framer=framer, address=("127.0.0.1", args.tcp),
                                  ignore_missing_slaves=True, allow_reuse_address=True)
         task = asyncio.create_task(server.serve_forever())
         await asyncio.wait_for(server.serving, 5)

@@ -4,6 +4,7 @@
  * prints one line per value/state/write event, and takes write/stats/quit commands on stdin.
  *
  *   link name=plc tcp=127.0.0.1:5020 timeout=300 backoff=500 backoff_max=4000
+ *   link name=gw rtutcp=127.0.0.1:4001 timeout=300          (RTU frames over TCP)
  *   link name=ser rtu=/tmp/ttyA baud=19200 parity=N data=8 stop=1 rs485=0
  *   device name=meter unit=1 poll=200 gap=4 force=0
  *   point name=v table=holding addr=0 type=float32 order=ABCD scale=1 offset=0 w=1 rb=1
@@ -72,9 +73,9 @@ static int kv_link(struct tool *t, struct tool_link *l, const char *k, const cha
     (void)t;
     if (!strcmp(k, "name"))
         snprintf(l->name, sizeof(l->name), "%s", v);
-    else if (!strcmp(k, "tcp")) {
+    else if (!strcmp(k, "tcp") || !strcmp(k, "rtutcp")) {
         char *colon;
-        c->transport = MB_TRANSPORT_TCP;
+        c->transport = !strcmp(k, "tcp") ? MB_TRANSPORT_TCP : MB_TRANSPORT_RTU_TCP;
         snprintf(l->addr, sizeof(l->addr), "%s", v);
         if (!(colon = strrchr(l->addr, ':')))
             return -EINVAL;
@@ -338,9 +339,9 @@ static void cmd_stats(struct tool *t) {
         mb_adapter_stats(t->links[i].ad, &s);
         printf("stats link:%s requests=%" PRIu64 " polls=%" PRIu64 " values=%" PRIu64
                " timeouts=%" PRIu64 " exceptions=%" PRIu64 " skipped=%" PRIu64 " dropped=%" PRIu64
-               " reconnects=%" PRIu64 "\n",
+               " reconnects=%" PRIu64 " bus_errors=%" PRIu64 "\n",
                t->links[i].name, s.requests, s.polls, s.values, s.timeouts, s.exceptions, s.skipped,
-               s.dropped, s.reconnects);
+               s.dropped, s.reconnects, s.bus_errors);
     }
 }
 

@@ -140,6 +140,15 @@ static void test_create_validation(void **state) {
     cfg.link.parity = 'X';
     assert_int_equal(mb_adapter_ops.create(&cfg, base, &sink, &ad), -EINVAL);
     cfg = make_cfg(502, &dev);
+    cfg.link.transport = MB_TRANSPORT_RTU_TCP; /* RTU over TCP needs a host like Modbus TCP */
+    cfg.link.host = NULL;
+    assert_int_equal(mb_adapter_ops.create(&cfg, base, &sink, &ad), -EINVAL);
+    cfg.link.host = "127.0.0.1";
+    assert_int_equal(mb_adapter_ops.create(&cfg, base, &sink, &ad), 0);
+    mb_adapter_ops.destroy(ad);
+    cfg.link.transport = (enum mb_transport)7;
+    assert_int_equal(mb_adapter_ops.create(&cfg, base, &sink, &ad), -EINVAL);
+    cfg = make_cfg(502, &dev);
     dev.unit = 250;
     assert_int_equal(mb_adapter_ops.create(&cfg, base, &sink, &ad), -EINVAL);
     bad[1].writable = true; /* input registers cannot be written */
@@ -175,8 +184,8 @@ static void test_write_point_errors(void **state) {
     event_base_free(base);
 }
 
+/* For Modbus TCP (libmodbus) and RTU over TCP (our client) alike: *state is the transport. */
 static void test_link_down_reaches_loop(void **state) {
-    (void)state;
     struct event_base *base = event_base_new();
     struct rec r = {.loop_thread = pthread_self()};
     struct adapter_sink sink = {on_value, on_state, on_write_done, NULL, &r};
@@ -186,6 +195,7 @@ static void test_link_down_reaches_loop(void **state) {
     struct adapter *ad;
     struct mb_stats st;
     int req;
+    cfg.link.transport = *(const enum mb_transport *)*state;
     assert_int_equal(mb_adapter_ops.create(&cfg, base, &sink, &ad), 0);
     assert_int_equal(ad->ops->start(ad), 0);
     run_until(base, &r.disconnected, 3);
@@ -209,10 +219,12 @@ static void test_link_down_reaches_loop(void **state) {
 }
 
 int main(void) {
+    static const enum mb_transport tcp = MB_TRANSPORT_TCP, rtu_tcp = MB_TRANSPORT_RTU_TCP;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_validation),
         cmocka_unit_test(test_write_point_errors),
-        cmocka_unit_test(test_link_down_reaches_loop),
+        cmocka_unit_test_prestate(test_link_down_reaches_loop, (void *)&tcp),
+        cmocka_unit_test_prestate(test_link_down_reaches_loop, (void *)&rtu_tcp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
