@@ -51,6 +51,8 @@ static void conn_from_cfg(struct gw *g, const struct cfg_adapter *c, struct strp
     m->client_id = pool_tmpl(pool, g, c->client_id);
     m->protocol = c->protocol == 5 ? MQ_PROTO_V5 : MQ_PROTO_V311;
     m->clean_session = c->clean_session;
+    m->session_expiry_set = true; /* the loader gave it its default (an hour when persistent) */
+    m->session_expiry_s = c->session_expiry_s;
     m->keepalive_s = (uint16_t)(c->keepalive_s > 65535 ? 65535 : c->keepalive_s);
     m->username = c->username;
     m->password.value = c->password;

@@ -165,8 +165,11 @@ struct cfg_adapter {
     const char *username;
     const char *password; /* from `password` or `password_file`; NULL when none */
     struct cfg_mqtt_tls tls;
-    uint8_t protocol;     /* 4 (3.1.1, default) or 5 */
-    bool clean_session;   /* default true */
+    uint8_t protocol;   /* 4 (3.1.1, default) or 5 */
+    bool clean_session; /* default true */
+    /* MQTT 5 with clean_session false: Session Expiry Interval in seconds (default 3600,
+     * 4294967295 = never, 0 = the session ends with the connection); 0 otherwise. */
+    uint32_t session_expiry_s;
     uint32_t keepalive_s; /* default 60 */
     uint8_t qos;          /* default subscription QoS, 0..2, default 0 */
 };

@@ -494,9 +494,29 @@ static const struct cfg_directive mqtt_dirs[] = {
      .offset = offsetof(struct cfg_adapter, protocol),
      .fn = protocol_fn},
     A("clean_session", clean_session, CFG_D_BOOL, .def = "true"),
+    A("session_expiry", session_expiry_s, CFG_D_SECONDS, .min = 0, .max = UINT32_MAX),
     A("keepalive", keepalive_s, CFG_D_SECONDS, .def = "60", .min = 5, .max = 65535),
     A("qos", qos, CFG_D_UINT, .def = "0", .min = 0, .max = 2),
 };
+
+/* session_expiry only means something for an MQTT 5 persistent session: anywhere else it would
+ * silently do nothing, so it is an error there. Absent, such a session lasts an hour. */
+static void mqtt_session_post(struct cfg_ctx *ctx, const struct cfg_node *m,
+                              struct cfg_adapter *a) {
+    const struct cfg_node *se = cfg_map_get(m, "session_expiry");
+    if (se == NULL) {
+        a->session_expiry_s = a->protocol == 5 && !a->clean_session ? 3600 : 0;
+        return;
+    }
+    size_t saved = cfg_path_push(ctx, "session_expiry");
+    if (a->protocol != 5)
+        cfg_err(ctx, se,
+                "'session_expiry' needs protocol 5 (MQTT 3.1.1 sessions last until the broker "
+                "expires them)");
+    else if (a->clean_session)
+        cfg_err(ctx, se, "'session_expiry' needs clean_session: false");
+    cfg_path_pop(ctx, saved);
+}
 
 static void mqtt_post(struct cfg_ctx *ctx, const struct cfg_node *m, struct cfg_adapter *a) {
     const struct cfg_node *pf = cfg_map_get(m, "password_file");
@@ -512,6 +532,7 @@ static void mqtt_post(struct cfg_ctx *ctx, const struct cfg_node *m, struct cfg_
     }
     if (a->password != NULL && a->username == NULL)
         cfg_err(ctx, m, "a password needs a 'username'");
+    mqtt_session_post(ctx, m, a);
     if (a->port == 0)
         a->port = a->tls.enabled ? 8883 : 1883;
 }

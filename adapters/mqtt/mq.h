@@ -35,7 +35,13 @@ struct mq_conn_cfg {
     uint16_t port;         /* 0 means 1883 (8883 when TLS or PSK is configured) */
     const char *client_id; /* required when clean_session is false; NULL = broker-assigned */
     enum mq_protocol protocol;
-    bool clean_session;   /* false: persistent session, QoS 1/2 messages queued while away */
+    bool clean_session; /* false: persistent session, QoS 1/2 messages queued while away */
+    /* MQTT 5 with clean_session false: the Session Expiry Interval sent in CONNECT, seconds
+     * (0xFFFFFFFF: never). Without it an MQTT 5 broker ends the session when the connection
+     * closes. Unset means 3600; 0 sends no property (the session ends with the connection).
+     * Ignored for MQTT 3.1.1, whose sessions last until the broker expires them. */
+    bool session_expiry_set;
+    uint32_t session_expiry_s;
     uint16_t keepalive_s; /* 0 means 30 */
     const char *username; /* NULL: no username/password */
     struct mq_secret_cfg password;
@@ -160,6 +166,7 @@ struct mq_stats {
     uint64_t connects;     /* successful CONNACKs */
     uint64_t writes;       /* commands published */
     uint64_t write_errors; /* commands that failed (timeout, reason code, disconnect) */
+    uint64_t read_events;  /* socket-readable wake-ups handled (messages / read_events = batch) */
 };
 int mq_adapter_stats(struct adapter *a, struct mq_stats *out);
 

@@ -675,6 +675,7 @@ int mq_adapter_stats(struct adapter *base, struct mq_stats *out) {
     }
     struct mq_adapter *a = ADAPTER_CONTAINER_OF(base, struct mq_adapter, base);
     *out = a->stats;
+    out->read_events = a->client != NULL ? mq_client_read_events(a->client) : 0;
     return 0;
 }
 

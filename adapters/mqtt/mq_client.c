@@ -1,24 +1,28 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The broker connection of the MQTT adapter: libmosquitto driven by the libevent loop, no thread
- * of its own. The socket gets a persistent read event and a write event armed only while
- * libmosquitto has output queued; a 1 s timer runs loop_misc (keepalive) and the connect
- * timeout; a one-shot timer reconnects with exponential back-off; every (re)connect subscribes
- * again. Owns the struct mosquitto and its copies of the connection settings. */
+ * of its own. The socket gets a persistent read event (one wake-up reads a whole burst) and a
+ * write event armed only while libmosquitto has output queued; a 1 s timer runs loop_misc
+ * (keepalive) and the connect timeout; a one-shot timer reconnects with exponential back-off;
+ * every (re)connect subscribes again, and MQTT 5 persistent sessions carry a Session Expiry
+ * Interval. Owns the struct mosquitto and its copies of the connection settings. */
 #include "mq_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 
 #include <event2/event.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <openssl/ssl.h>
 
 #define MQ_MISC_PERIOD_MS   1000
-#define MQ_READS_PER_WAKEUP 256 /* packets read per readable event before yielding to the loop */
-#define MQ_SYNC_PUB_MAX     8   /* publish completions noticed inside one mosquitto_publish */
+#define MQ_READS_PER_WAKEUP 256  /* loop_read calls per readable event before yielding */
+#define MQ_EXPIRY_DEFAULT_S 3600 /* MQTT 5 Session Expiry Interval when none is configured */
+#define MQ_ERR_TEXT_MAX     200
+#define MQ_SYNC_PUB_MAX     8 /* publish completions noticed inside one mosquitto_publish */
 #define MQ_SECRET_MAX       4096
 
 struct mq_sub {
@@ -38,6 +42,7 @@ struct mq_client {
     uint32_t backoff_max_ms;
     uint32_t backoff_cur_ms;
     uint32_t connect_timeout_ms;
+    uint32_t session_expiry_s; /* sent in every MQTT 5 CONNECT; 0 = no property */
     struct mq_sub *subs;
     size_t n_subs;
     struct event *rev;   /* socket readable (persistent) */
@@ -49,6 +54,12 @@ struct mq_client {
     bool started;
     bool connected;
     bool session_present;
+    bool tls;
+    uint64_t read_events;
+    /* The last error libmosquitto logged (OpenSSL's reason for a failed handshake) and the
+     * last failure we logged, so that a broker refusing every attempt is logged once. */
+    char lib_err[MQ_ERR_TEXT_MAX];
+    char logged_err[MQ_ERR_TEXT_MAX];
     size_t suback_wait; /* SUBACKs outstanding before "connected" is reported */
     uint64_t connect_deadline_ms;
     unsigned int seed; /* back-off jitter */
@@ -125,19 +136,46 @@ static void wipe_free(char *s) {
 
 /* ---- libmosquitto callbacks (run inside loop_read/loop_write/publish) ------------------------ */
 
-static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
-                       const mosquitto_property *props) {
-    (void)props;
+/* Every callback keeps errno as libmosquitto left it: on_read takes an EAGAIN after loop_read
+ * as "the socket is drained", so our code (and the bridge's sends behind it) must not leave one.
+ */
+
+/* Installed only while connecting: libmosquitto formats every debug line (one per packet) into
+ * a malloc'd buffer when a log callback is set, which the read path cannot afford. Keeps the
+ * first error of the attempt (OpenSSL's reason for a failed handshake) for the log line. */
+static void on_log(struct mosquitto *m, void *obj, int level, const char *str) {
+    (void)m;
     struct mq_client *c = obj;
-    if (rc != 0) {
-        fprintf(stderr, "mqtt[%s]: connection refused: %s\n", c->name,
-                c->m != NULL ? mosquitto_reason_string(rc) : "?");
-        return; /* libmosquitto drops the socket; the back-off takes over */
+    if ((level & MOSQ_LOG_ERR) != 0 && str != NULL && c->lib_err[0] == '\0') {
+        const char *p = strncmp(str, "OpenSSL Error[", 14) == 0 ? strstr(str, "]: ") : NULL;
+        snprintf(c->lib_err, sizeof(c->lib_err), "%s", p != NULL ? p + 3 : str);
+    }
+}
+
+static void connected_now(struct mosquitto *m, struct mq_client *c, int flags) {
+    mosquitto_log_callback_set(m, NULL);
+    if (c->logged_err[0] != '\0') {
+        fprintf(stderr, "mqtt[%s]: connected to %s:%u\n", c->name, c->host, c->port);
+        c->logged_err[0] = '\0';
     }
     c->connected = true;
     c->backoff_cur_ms = 0;
     c->session_present = (flags & 1) != 0;
     c->suback_wait = 0;
+}
+
+static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
+                       const mosquitto_property *props) {
+    (void)props;
+    struct mq_client *c = obj;
+    int saved = errno;
+    if (rc != 0) {
+        fprintf(stderr, "mqtt[%s]: connection refused: %s\n", c->name,
+                c->m != NULL ? mosquitto_reason_string(rc) : "?");
+        errno = saved;
+        return; /* libmosquitto drops the socket; the back-off takes over */
+    }
+    connected_now(m, c, flags);
     /* Subscribe again even when the session was resumed: the broker may have lost it, and
      * subscribing twice to the same filter is harmless. */
     for (size_t i = 0; i < c->n_subs; i++) {
@@ -153,6 +191,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
     if (c->suback_wait == 0 && c->ev.connected != NULL) {
         c->ev.connected(c->ev.ctx, c->session_present);
     }
+    errno = saved;
 }
 
 static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const int *granted,
@@ -161,6 +200,7 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const i
     (void)mid;
     (void)props;
     struct mq_client *c = obj;
+    int saved = errno;
     for (int i = 0; i < n; i++) {
         if (granted[i] >= 0x80) {
             fprintf(stderr, "mqtt[%s]: a subscription was refused (reason %d)\n", c->name,
@@ -170,6 +210,7 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const i
     if (c->suback_wait > 0 && --c->suback_wait == 0 && c->ev.connected != NULL) {
         c->ev.connected(c->ev.ctx, c->session_present);
     }
+    errno = saved;
 }
 
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg,
@@ -177,10 +218,12 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
     (void)m;
     (void)props;
     struct mq_client *c = obj;
+    int saved = errno;
     if (c->ev.message != NULL && msg->topic != NULL && msg->payloadlen >= 0) {
         c->ev.message(c->ev.ctx, msg->topic, (const uint8_t *)msg->payload, (size_t)msg->payloadlen,
                       msg->retain);
     }
+    errno = saved;
 }
 
 static void on_publish(struct mosquitto *m, void *obj, int mid, int reason,
@@ -194,9 +237,11 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int reason,
         c->n_sync++;
         return;
     }
+    int saved = errno;
     if (c->ev.published != NULL) {
         c->ev.published(c->ev.ctx, mid, reason);
     }
+    errno = saved;
 }
 
 /* ---- socket events --------------------------------------------------------------------------- */
@@ -253,16 +298,43 @@ static void schedule_retry(struct mq_client *c) {
     evtimer_add(c->retry, &tv);
 }
 
+/* One line per kind of failure: a broker that refuses every attempt the same way (a wrong CA,
+ * nobody listening) is logged once, not once per back-off period. */
+static void log_failure(struct mq_client *c, bool was_connected, const char *detail) {
+    if (strcmp(detail, c->logged_err) == 0) {
+        return;
+    }
+    snprintf(c->logged_err, sizeof(c->logged_err), "%s", detail);
+    fprintf(stderr, "mqtt[%s]: %s %s:%u: %s; retrying with back-off\n", c->name,
+            was_connected ? "connection lost to" : "cannot connect to", c->host, c->port, detail);
+}
+
 static void connection_lost(struct mq_client *c, const char *detail) {
+    bool was_connected = c->connected;
     free_io_events(c);
     c->connected = false;
     if (!c->started) {
         return;
     }
+    log_failure(c, was_connected, detail);
     schedule_retry(c);
     if (c->ev.disconnected != NULL) {
         c->ev.disconnected(c->ev.ctx, detail);
     }
+}
+
+/* Drops the connection after libmosquitto returned rc (MOSQ_ERR_SUCCESS: the socket is gone). */
+static void fail_with(struct mq_client *c, int rc) {
+    char detail[MQ_ERR_TEXT_MAX + 32];
+    if (rc == MOSQ_ERR_TLS && c->lib_err[0] != '\0') {
+        /* "A TLS error occurred." says nothing; OpenSSL's reason (certificate verify failed,
+         * unknown PSK identity) is what the operator needs. */
+        snprintf(detail, sizeof(detail), "TLS handshake failed: %s", c->lib_err);
+    } else {
+        snprintf(detail, sizeof(detail), "%s",
+                 rc != MOSQ_ERR_SUCCESS ? mosquitto_strerror(rc) : "connection closed");
+    }
+    connection_lost(c, detail);
 }
 
 /* Called after every libmosquitto call that may have changed the connection. */
@@ -271,29 +343,53 @@ static void after_io(struct mq_client *c, int rc) {
         return;
     }
     if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(c->m) < 0) {
-        connection_lost(c, rc != MOSQ_ERR_SUCCESS ? mosquitto_strerror(rc) : "connection closed");
+        fail_with(c, rc);
         return;
     }
     sync_events(c);
+}
+
+/* True while OpenSSL holds bytes it has already taken off the socket: the level-triggered read
+ * event does not fire for them. */
+static bool tls_pending(struct mq_client *c) {
+    SSL *ssl = c->tls ? mosquitto_ssl_get(c->m) : NULL;
+    return ssl != NULL && SSL_is_init_finished(ssl) && SSL_has_pending(ssl) == 1;
+}
+
+/* Whether on_read should call loop_read again after a successful call. */
+static bool more_to_read(struct mq_client *c) {
+    if (c->tls) {
+        SSL *ssl = mosquitto_ssl_get(c->m);
+        if (ssl != NULL && !SSL_is_init_finished(ssl)) {
+            return false; /* handshake step done; the next one waits for the peer */
+        }
+    }
+    return (errno != EAGAIN && errno != EWOULDBLOCK) || tls_pending(c);
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     struct mq_client *c = arg;
     int rc = MOSQ_ERR_SUCCESS;
-    /* loop_read takes one packet per call (libmosquitto 2.0 has no read buffer); at high rates
-     * reading on while the kernel holds more bytes saves one loop pass per message. */
+    c->read_events++;
+    /* libmosquitto 2.0 has no read buffer: loop_read reads about one packet per call (its
+     * max_packets argument is replaced by the count of QoS > 0 messages in flight) and returns
+     * MOSQ_ERR_SUCCESS both after a packet and when the socket had nothing, the latter with
+     * errno EAGAIN. So one wake-up reads on until a call ends in EAGAIN: a burst costs one
+     * readiness event plus one empty recv, no ioctl per packet. An EAGAIN left over from a
+     * PUBACK write into a full send buffer only ends the batch early: the event is
+     * level-triggered and fires again, except for bytes inside OpenSSL (tls_pending). */
     for (int i = 0; i < MQ_READS_PER_WAKEUP; i++) {
+        errno = 0;
         rc = mosquitto_loop_read(c->m, 1);
-        if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(c->m) != fd) {
-            break;
-        }
-        int avail = 0;
-        if (ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0) {
+        if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(c->m) != fd || !more_to_read(c)) {
             break;
         }
     }
     after_io(c, rc);
+    if (c->rev != NULL && c->fd == fd && tls_pending(c)) {
+        event_active(c->rev, EV_READ, 0); /* batch limit reached with records inside OpenSSL */
+    }
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg) {
@@ -304,12 +400,14 @@ static void on_write(evutil_socket_t fd, short what, void *arg) {
 }
 
 static void attempt_connect(struct mq_client *c) {
+    c->lib_err[0] = '\0';
+    mosquitto_log_callback_set(c->m, on_log);
     /* connect_async (not reconnect_async) each time: it also recovers from a first attempt
      * whose host lookup failed. Numeric addresses or /etc/hosts names keep this non-blocking. */
     int rc = mosquitto_connect_async(c->m, c->host, c->port, c->keepalive_s);
     c->connect_deadline_ms = mq_now_mono_ms() + c->connect_timeout_ms;
     if (rc != MOSQ_ERR_SUCCESS) {
-        connection_lost(c, mosquitto_strerror(rc));
+        fail_with(c, rc);
         return;
     }
     after_io(c, MOSQ_ERR_SUCCESS);
@@ -350,12 +448,36 @@ static void on_misc(evutil_socket_t fd, short what, void *arg) {
 
 /* ---- public ---------------------------------------------------------------------------------- */
 
+/* libmosquitto 2.0.11 sends CONNECT properties from mosquitto_connect_bind_v5 only, and that call
+ * blocks (DNS, TCP, TLS handshake); connect_async sends none of its own. But connect_bind_v5
+ * keeps a copy of its properties in the struct mosquitto before it looks at the host, and every
+ * later connect_async/reconnect sends that copy. So it is called once with no host: it stores
+ * the Session Expiry Interval and fails with MOSQ_ERR_INVAL before any I/O, and all the
+ * non-blocking connects that follow carry the property (mosquitto_destroy frees the copy).
+ * Undocumented, so tests/integration/test_mqtt5_session.py checks it against the broker: with
+ * the property QoS 1 messages survive a disconnect, without it they are lost. A libmosquitto
+ * that stopped keeping the copy fails that test; it cannot make this call block. */
+static int set_session_expiry(struct mq_client *c) {
+    mosquitto_property *props = NULL;
+    int rc = mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+                                          c->session_expiry_s);
+    if (rc == MOSQ_ERR_SUCCESS) {
+        rc = mosquitto_connect_bind_v5(c->m, NULL, 0, c->keepalive_s, NULL, props);
+        rc = rc == MOSQ_ERR_INVAL ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NOT_SUPPORTED;
+    }
+    mosquitto_property_free_all(&props);
+    return rc;
+}
+
 static int apply_options(struct mq_client *c, const struct mq_conn_cfg *cfg) {
     int rc =
         mosquitto_int_option(c->m, MOSQ_OPT_PROTOCOL_VERSION,
                              cfg->protocol == MQ_PROTO_V5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
     /* Commands are small and latency matters more than packing them. */
     rc = rc != MOSQ_ERR_SUCCESS ? rc : mosquitto_int_option(c->m, MOSQ_OPT_TCP_NODELAY, 1);
+    if (rc == MOSQ_ERR_SUCCESS && c->session_expiry_s != 0) {
+        rc = set_session_expiry(c);
+    }
     if (rc == MOSQ_ERR_SUCCESS && cfg->username != NULL) {
         char *pw = NULL;
         if (resolve_secret(&cfg->password, &pw) != 0) {
@@ -415,6 +537,10 @@ int mq_client_new(struct event_base *base, const struct mq_conn_cfg *cfg,
         c->backoff_max_ms = c->backoff_min_ms;
     }
     c->connect_timeout_ms = cfg->connect_timeout_ms != 0 ? cfg->connect_timeout_ms : 10000;
+    if (cfg->protocol == MQ_PROTO_V5 && !cfg->clean_session) {
+        c->session_expiry_s = cfg->session_expiry_set ? cfg->session_expiry_s : MQ_EXPIRY_DEFAULT_S;
+    }
+    c->tls = tls;
     c->seed = (unsigned int)mq_now_mono_ms();
     c->m = mosquitto_new(cfg->client_id, cfg->clean_session, c);
     c->misc = event_new(base, -1, EV_PERSIST, on_misc, c);
@@ -530,6 +656,10 @@ void mq_client_free(struct mq_client *c) {
 
 bool mq_client_is_connected(const struct mq_client *c) {
     return c != NULL && c->connected;
+}
+
+uint64_t mq_client_read_events(const struct mq_client *c) {
+    return c->read_events;
 }
 
 int mq_client_publish(struct mq_client *c, const char *topic, const uint8_t *payload, size_t len,

@@ -40,6 +40,8 @@ int mq_client_start(struct mq_client *c);
 void mq_client_stop(struct mq_client *c);
 void mq_client_free(struct mq_client *c);
 bool mq_client_is_connected(const struct mq_client *c);
+/* Socket-readable events handled so far (for mq_stats.read_events). */
+uint64_t mq_client_read_events(const struct mq_client *c);
 /* Publishes a command. Returns 0 with *mid set, -ENOTCONN (not connected: QoS 0 cannot be queued),
  * -EINVAL or -EIO. When the publish completed inside this call (QoS 0 written at once), *done is
  * true and *reason holds its reason code; the events.published callback is not called for it. */

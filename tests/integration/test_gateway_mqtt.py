@@ -7,7 +7,8 @@ as a Notify and a Read returns it; a server Write or Execute is published on the
 keeps the old value readable until stale_after, then Reads answer 5.03 until a good payload
 arrives, and the gateway stays up; an empty retained message deregisters that device's endpoint
 (and a new message brings it back), and so does "offline" on its availability topic ("online"
-brings it back); SIGHUP keeps discovered endpoints, or rediscovers them when the rule changed; /metrics counts MQTT traffic. Prints `N passed, M failed`."""
+brings it back); SIGHUP keeps discovered endpoints, or rediscovers them when the rule changed;
+/metrics counts MQTT traffic. Prints `N passed, M failed`."""
 import json
 import os
 import shutil
@@ -306,5 +307,5 @@ if __name__ == "__main__":
     harness.run([test_start, test_discovery_registers_each_device, test_read_and_notify,
                  test_write_publishes_command_after_puback,
                  test_malformed_payload_keeps_value_then_503, test_empty_retained_deregisters,
-                 test_offline_availability_deregisters, test_sighup_keeps_or_rediscovers, test_sigterm_deregisters_everything,
-                 test_cleanup])
+                 test_offline_availability_deregisters, test_sighup_keeps_or_rediscovers,
+                 test_sigterm_deregisters_everything, test_cleanup])

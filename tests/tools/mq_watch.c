@@ -56,6 +56,7 @@ struct watch {
 static void usage(void) {
     fprintf(stderr,
             "usage: mq_watch [--host H] --port P [--id ID] [--persistent] [--v5] [--quiet]\n"
+            "                [--session-expiry S]\n"
             "                [--keepalive S] [--backoff-min MS] [--backoff-max MS]\n"
             "                [--user U --password-env VAR] [--write-timeout MS]\n"
             "                [--ca FILE [--cert FILE --key FILE]]\n"
@@ -335,9 +336,9 @@ static void handle_line(struct watch *w, char *line) {
         printf("stats messages=%" PRIu64 " values=%" PRIu64 " malformed=%" PRIu64
                " type_errors=%" PRIu64 " unmatched=%" PRIu64 " discovered=%" PRIu64 " gone=%" PRIu64
                " over_limit=%" PRIu64 " connects=%" PRIu64 " writes=%" PRIu64
-               " write_errors=%" PRIu64 " sink_values=%" PRIu64 "\n",
+               " write_errors=%" PRIu64 " sink_values=%" PRIu64 " read_events=%" PRIu64 "\n",
                s.messages, s.values, s.malformed, s.type_errors, s.unmatched, s.discovered, s.gone,
-               s.over_limit, s.connects, s.writes, s.write_errors, w->values);
+               s.over_limit, s.connects, s.writes, s.write_errors, w->values, s.read_events);
     } else if (strcmp(line, "quit") == 0) {
         event_base_loopbreak(w->base);
     } else if (line[0] != '\0') {
@@ -412,6 +413,9 @@ static int parse_args(struct watch *w, int argc, char **argv) {
             c->protocol = MQ_PROTO_V5;
         } else if (strcmp(a, "--quiet") == 0) {
             w->quiet = true;
+        } else if (strcmp(a, "--session-expiry") == 0 && next != NULL) {
+            c->session_expiry_set = true;
+            c->session_expiry_s = (uint32_t)strtoul(argv[++i], NULL, 10);
         } else if (strcmp(a, "--keepalive") == 0 && next != NULL) {
             c->keepalive_s = (uint16_t)atoi(argv[++i]);
         } else if (strcmp(a, "--backoff-min") == 0 && next != NULL) {

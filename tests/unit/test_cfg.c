@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -364,6 +365,44 @@ static void test_files(void **state) {
     cfg_free(NULL);
 }
 
+/* The first MQTT adapter of a file with one mqtt adapter given by `extra` keys. */
+static uint32_t mqtt_expiry(const char *extra) {
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml), MIN_LWM2M "adapters: [{name: b, type: mqtt, host: h%s}]\n", extra);
+    const struct cfg *cfg;
+    struct cfg_errors errs;
+    assert_int_equal(load(yaml, &cfg, &errs), 0);
+    uint32_t v = cfg_adapter_find(cfg, "b")->session_expiry_s;
+    cfg_free(cfg);
+    return v;
+}
+
+static void test_mqtt_session_expiry(void **state) {
+    (void)state;
+    char buf[512];
+    assert_int_equal(mqtt_expiry(""), 0);
+    assert_int_equal(mqtt_expiry(", protocol: 5"), 0);
+    assert_int_equal(mqtt_expiry(", clean_session: false"), 0);
+    /* An MQTT 5 persistent session lasts an hour unless told otherwise. */
+    assert_int_equal(mqtt_expiry(", protocol: 5, clean_session: false"), 3600);
+    assert_int_equal(mqtt_expiry(", protocol: 5, clean_session: false, session_expiry: 10m"), 600);
+    assert_int_equal(mqtt_expiry(", protocol: 5, clean_session: false, session_expiry: 0"), 0);
+    assert_int_equal(mqtt_expiry(", protocol: 5, clean_session: false, session_expiry: 4294967295"),
+                     4294967295u);
+    first_error(MIN_LWM2M "adapters: [{name: b, type: mqtt, host: h, clean_session: false,\n"
+                          "            session_expiry: 1h}]\n",
+                buf, sizeof(buf));
+    assert_non_null(strstr(buf, "adapters[0].session_expiry: 'session_expiry' needs protocol 5"));
+    first_error(MIN_LWM2M "adapters: [{name: b, type: mqtt, host: h, protocol: 5,\n"
+                          "            session_expiry: 1h}]\n",
+                buf, sizeof(buf));
+    assert_non_null(strstr(buf, "'session_expiry' needs clean_session: false"));
+    first_error(MIN_LWM2M "adapters: [{name: b, type: mqtt, host: h, protocol: 5,\n"
+                          "            clean_session: false, session_expiry: 4294967296}]\n",
+                buf, sizeof(buf));
+    assert_non_null(strstr(buf, "expected 0..4294967295 seconds"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_duration),
@@ -375,6 +414,7 @@ int main(void) {
         cmocka_unit_test(test_yaml_errors),
         cmocka_unit_test(test_good_file),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_mqtt_session_expiry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
