@@ -163,8 +163,10 @@ static void metrics_bus(struct evbuffer *b, struct gw *g) {
                             "lwm2m_gateway_bus_errors_total{adapter=\"%s\",kind=\"timeout\"} "
                             "%" PRIu64 "\n"
                             "lwm2m_gateway_bus_errors_total{adapter=\"%s\",kind=\"exception\"} "
+                            "%" PRIu64 "\n"
+                            "lwm2m_gateway_bus_errors_total{adapter=\"%s\",kind=\"frame\"} "
                             "%" PRIu64 "\n",
-                            ga->name, s.timeouts, ga->name, s.exceptions);
+                            ga->name, s.timeouts, ga->name, s.exceptions, ga->name, s.bus_errors);
     }
     const struct br_stats *st = &g->stats;
     metric(b, "lwm2m_gateway_bus_write_seconds", "summary",

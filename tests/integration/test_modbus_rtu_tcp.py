@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 
 import harness
 from lwm2m_server import CT_TEXT, LwM2MServer
@@ -200,7 +201,8 @@ def gw_spec():
 
 def gw_config():
     return "\n".join([
-        "gateway: { id: %s, log_level: debug, stale_after: 30s }" % GW_ID,
+        "gateway: { id: %s, log_level: debug, stale_after: 30s, http: '127.0.0.1:%d' }"
+        % (GW_ID, S["http"]),
         "lwm2m:",
         "  lifetime: 60",
         "  servers: [ { uri: 'coap://127.0.0.1:%d' } ]" % S["srv"].port,
@@ -240,6 +242,7 @@ def test_gateway_start():
     S["cfg"] = os.path.join(S["dir"], "gw.yaml")
     S["log"] = os.path.join(S["dir"], "gw.log")
     S["mb_port"] = free_tcp_port()
+    S["http"] = free_tcp_port()
     S["srv"] = LwM2MServer().start()
     S["mb"] = PyModbus(gw_spec(), tcp_port=S["mb_port"], framer="rtu")
     with open(S["cfg"], "w", encoding="utf-8") as f:
@@ -295,6 +298,13 @@ def test_gateway_absent_register_exception():
     # the exception spoils nothing else: the unit stays up, its other values fresh
     assert read("/3316/0/5700").code == "2.05"
     assert "unit 1: Illegal data address" not in gw_log()
+    # /metrics counts the exceptions, and no garbled frame from a well-behaved peer
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % S["http"], timeout=5) as r:
+        text = r.read().decode()
+    m = re.search(r'^lwm2m_gateway_bus_errors_total\{adapter="gw485",kind="exception"\} (\d+)$',
+                  text, re.M)
+    assert m and int(m.group(1)) >= 1, text
+    assert 'lwm2m_gateway_bus_errors_total{adapter="gw485",kind="frame"} 0\n' in text, text
 
 
 def test_gateway_peer_drop_and_restart_reconnect():
