@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <event2/event.h>
+#include <sys/socket.h>
 
 #include "coap_endpoint_internal.h"
 #include "lwm2m/error.h"
@@ -131,6 +132,74 @@ static void udp_roundtrip(const char *host) {
     event_base_free(base);
 }
 
+/* A client socket connected to its single peer: still hears that peer, survives an ICMP error
+ * from it (the send after one is sent anyway, nothing counted), and a send to a second peer
+ * turns it back into an unconnected socket that hears everyone. */
+static void test_udp_single_peer(void **state) {
+    (void)state;
+    struct event_base *base = event_base_new();
+    struct coap_udp_stats st = {0};
+    struct coap_transport *a, *b, *c, *d;
+    struct coap_addr any, la, lb, lc, ld, peer;
+    socklen_t plen = sizeof(peer.u);
+    coap_addr_parse(&any, "127.0.0.1", 0);
+    assert_int_equal(coap_udp_open(base, &any, &st, &a), 0);
+    assert_int_equal(coap_udp_open(base, &any, NULL, &b), 0);
+    assert_int_equal(coap_udp_open(base, &any, NULL, &c), 0);
+    assert_int_equal(coap_udp_open(base, &any, NULL, &d), 0);
+    coap_transport_local_addr(a, &la);
+    coap_transport_local_addr(b, &lb);
+    coap_transport_local_addr(c, &lc);
+    coap_transport_local_addr(d, &ld);
+    coap_transport_close(d); /* ld: nobody listens there any more */
+    struct rx ra = {.base = base, .stop_at = 100}, rb = {.base = base, .stop_at = 100};
+    coap_transport_set_rx(a, on_rx, &ra);
+    coap_transport_set_rx(b, on_rx, &rb);
+    assert_int_equal(coap_udp_set_single_peer(NULL, true), LWM2M_ERR_INVALID);
+
+    /* an ICMP port unreachable while connected: the next send still goes out */
+    assert_int_equal(coap_udp_set_single_peer(a, true), 0);
+    assert_int_equal(coap_transport_send(a, (const uint8_t *)"x", 1, &ld), 0);
+    run_for(base, 50);
+    assert_int_equal(coap_transport_send(a, (const uint8_t *)"y", 1, &ld), 0);
+    run_for(base, 50);
+    assert_int_equal(st.tx_errors, 0);
+    assert_int_equal(st.rx_errors, 0);
+
+    /* starting over: connected to b, b is heard */
+    assert_int_equal(coap_udp_set_single_peer(a, true), 0);
+    assert_int_equal(coap_transport_send(a, (const uint8_t *)"hi", 2, &lb), 0);
+    assert_int_equal(getpeername(coap_udp_fd(a), &peer.u.sa, &plen), 0);
+    assert_int_equal(coap_transport_send(b, (const uint8_t *)"back", 4, &la), 0);
+    run_for(base, 100);
+    assert_int_equal(rb.count, 1);
+    assert_int_equal(ra.count, 1);
+    assert_int_equal(coap_addr_cmp(&ra.from, &lb), 0);
+    assert_int_equal(coap_addr_cmp(&rb.from, &la), 0); /* same port as before connecting */
+
+    /* a second peer: disconnected for good, both peers heard */
+    assert_int_equal(coap_transport_send(a, (const uint8_t *)"c", 1, &lc), 0);
+    assert_int_not_equal(getpeername(coap_udp_fd(a), &peer.u.sa, &plen), 0);
+    assert_int_equal(coap_transport_send(a, (const uint8_t *)"b", 1, &lb), 0);
+    assert_int_not_equal(getpeername(coap_udp_fd(a), &peer.u.sa, &plen), 0);
+    assert_int_equal(coap_transport_send(c, (const uint8_t *)"from-c", 6, &la), 0);
+    assert_int_equal(coap_transport_send(b, (const uint8_t *)"from-b", 6, &la), 0);
+    run_for(base, 100);
+    assert_int_equal(ra.count, 3);
+    assert_int_equal(rb.count, 2);
+    assert_int_equal(coap_addr_cmp(&rb.from, &la), 0); /* the disconnect kept the port */
+    assert_int_equal(st.tx_dgrams, 5);
+
+    /* switched off: unconnected from the start */
+    assert_int_equal(coap_udp_set_single_peer(a, false), 0);
+    assert_int_equal(coap_transport_send(a, (const uint8_t *)"z", 1, &lb), 0);
+    assert_int_not_equal(getpeername(coap_udp_fd(a), &peer.u.sa, &plen), 0);
+    coap_transport_close(a);
+    coap_transport_close(b);
+    coap_transport_close(c);
+    event_base_free(base);
+}
+
 static void test_udp_ipv4(void **state) {
     (void)state;
     udp_roundtrip("127.0.0.1");
@@ -239,7 +308,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addr_parse_format),  cmocka_unit_test(test_udp_ipv4),
         cmocka_unit_test(test_udp_ipv6),           cmocka_unit_test(test_udp_bind_error),
-        cmocka_unit_test(test_endpoints_over_udp),
+        cmocka_unit_test(test_endpoints_over_udp), cmocka_unit_test(test_udp_single_peer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,14 +2,18 @@
 /* Plain text (0) and opaque (42) tests. Spec vectors: LwM2M 1.0.2 TS §6.4.1 (GET /3/0/0 gives
  * "Open Mobile Alliance") and 1.1.1 TS Core Appendix C Table C-2 (Opaque in text is base64:
  * {0x01..0x05} is "AQIDBAU="; Time as integer seconds; Boolean "0"/"1"; Objlnk "O:I"). */
+#include <float.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "fmt_internal.h"
 #include "fmt_testdata.h"
 #include "lwm2m/error.h"
 
@@ -210,11 +214,172 @@ static void test_negotiation(void **state) {
     assert_int_equal(lwm2m_decode(&cfg, buf, 1, NULL, NULL), LWM2M_ERR_UNSUPPORTED);
 }
 
+/* ---- shortest round-trip floats: the fast path must print what the plain search printed ---- */
+
+/* The original algorithm, kept as the reference: the first "%.*g" precision that reads back,
+ * raised to the integer digits below 1e17. */
+static int ref_precision(double v) {
+    char tmp[40];
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    double mag = fabs(v);
+    if (isfinite(v) && mag >= 1.0 && mag < 1e17) {
+        int digits = (int)floor(log10(mag)) + 1;
+        if (digits > prec)
+            prec = digits > 17 ? 17 : digits;
+    }
+    return prec;
+}
+
+static void check_double(double v) {
+    char got[48], want[48];
+    int prec = ref_precision(v);
+    snprintf(want, sizeof(want), "%.*g", prec, v);
+    int n = lwm2m_fmt_double(v, got, sizeof(got));
+    if (n != (int)strlen(want) || strcmp(got, want) != 0 || lwm2m_double_precision(v) != prec)
+        fail_msg("%.17g: got \"%s\" prec %d, want \"%s\" prec %d", v, got,
+                 lwm2m_double_precision(v), want, prec);
+    assert_true(strtod(got, NULL) == v); /* exact: reads back as the same double */
+}
+
+static uint64_t xorshift(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void test_double_edges(void **state) {
+    (void)state;
+    static const double edge[] = {
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.1,
+        0.2,
+        0.3,
+        0.1 + 0.2,
+        22.9,
+        22.5,
+        2.5,
+        0.5,
+        0.05,
+        0.005,
+        0.0005,
+        0.001,
+        0.00099999999999999999,
+        0.0010000000000000002,
+        9.5,
+        99.5,
+        0.95,
+        1e-3,
+        1e-4,
+        1e-5,
+        123456.0,
+        1234567.5,
+        1e15,
+        1e15 + 0.5,
+        1e16,
+        1e17,
+        1e22,
+        1e23,
+        4503599627370495.5,
+        4503599627370496.0,
+        4503599627370497.0,
+        2251799813685247.5,
+        9007199254740991.0,
+        9007199254740993.0,
+        0.30000000000000004,
+        2.675,
+        1.005,
+        1.0049999999999999,
+        0.07,
+        8.589973e9,
+        5e-324,
+        DBL_MIN,
+        DBL_MAX,
+        DBL_EPSILON,
+        1.0 + DBL_EPSILON,
+        1.0 - DBL_EPSILON / 2,
+        9.999999999999999,
+        99.99999999999999,
+        0.9999999999999999,
+        (double)0.1f,
+        (double)22.9f,
+        (double)FLT_MAX,
+        (double)FLT_MIN,
+        (double)3.4028235e38f,
+        (double)1.17549435e-38f,
+        (double)16777217.0f,
+        (double)-273.15f,
+        273.15,
+        -273.15,
+        123.456,
+        1e-3 + 1e-18,
+        0.123456789012345,
+        0.1234567890123456,
+        1234567890.12345,
+    };
+    for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+        check_double(edge[i]);
+        check_double(-edge[i]);
+        check_double(nextafter(edge[i], 0.0));
+        check_double(nextafter(edge[i], INFINITY));
+    }
+    /* around every power of ten and every half step the fast path handles */
+    for (int e = -6; e <= 17; e++) {
+        double t = pow(10.0, e);
+        for (int j = -3; j <= 3; j++) {
+            double x = t;
+            for (int s = 0; s < (j < 0 ? -j : j); s++)
+                x = nextafter(x, j < 0 ? 0.0 : INFINITY);
+            check_double(x);
+            check_double(t * 0.5 + x - t);
+        }
+    }
+}
+
+/* Random decimals with few digits (the fast path's domain), random bit patterns (mostly the
+ * fallback) and float32 values widened to double, each against the reference. */
+static void test_double_random(void **state) {
+    (void)state;
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 40000; i++) {
+        uint64_t r = xorshift(&seed);
+        int digits = 1 + (int)(r % 16), frac = (int)((r >> 8) % 19);
+        uint64_t mant = xorshift(&seed) % (uint64_t)pow(10.0, digits);
+        char txt[48];
+        snprintf(txt, sizeof(txt), "%s%llue-%d", (r >> 20) & 1 ? "-" : "", (unsigned long long)mant,
+                 frac);
+        check_double(strtod(txt, NULL));
+        uint64_t bits = xorshift(&seed);
+        double d;
+        memcpy(&d, &bits, sizeof(d));
+        if (isfinite(d))
+            check_double(d);
+        uint32_t fb = (uint32_t)xorshift(&seed);
+        float f;
+        memcpy(&f, &fb, sizeof(f));
+        if (isfinite(f))
+            check_double((double)f);
+        check_double((double)(int64_t)(xorshift(&seed) >> (r % 64)));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_values), cmocka_unit_test(test_text_decode_untyped_and_helpers),
-        cmocka_unit_test(test_text_errors), cmocka_unit_test(test_opaque),
+        cmocka_unit_test(test_text_values),
+        cmocka_unit_test(test_text_decode_untyped_and_helpers),
+        cmocka_unit_test(test_text_errors),
+        cmocka_unit_test(test_opaque),
         cmocka_unit_test(test_negotiation),
+        cmocka_unit_test(test_double_edges),
+        cmocka_unit_test(test_double_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

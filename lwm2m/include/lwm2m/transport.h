@@ -7,6 +7,7 @@
 #define LWM2M_TRANSPORT_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -127,6 +128,17 @@ struct coap_udp_stats {
  * LWM2M_ERR_NOMEM. */
 int coap_udp_open(struct event_base *base, const struct coap_addr *bind,
                   struct coap_udp_stats *stats, struct coap_transport **out);
+
+/* For a client socket that talks to one peer it contacts first (an LwM2M endpoint and its
+ * server): on = true lets the transport connect(2) the socket to the peer of its next send, which
+ * saves the kernel a route lookup per datagram. Once connected the socket receives from that peer
+ * only; the first send to any other peer (a second server, a changed server address) disconnects
+ * it for good, so it is never wrong, only slower, with several peers. Calling it again (either
+ * way) disconnects and starts over: after reconfiguring the servers, true re-enables it. Never
+ * for a socket that serves peers it has not sent to first. Call it before the first send: turning
+ * it on may (very rarely) move a port-0 socket to a new port, and then returns LWM2M_ERR_IO with
+ * the mode off. Returns 0, LWM2M_ERR_IO or LWM2M_ERR_INVALID (not a UDP transport). */
+int coap_udp_set_single_peer(struct coap_transport *t, bool on);
 
 /* The socket descriptor of a UDP transport (for tests and diagnostics), -1 if t is not UDP. */
 int coap_udp_fd(const struct coap_transport *t);
