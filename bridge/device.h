@@ -84,6 +84,7 @@ struct br_device {
     struct adapter *adapter;   /* set by the gateway; NULL when no adapter serves the device */
     struct lwm2m_endpoint *ep; /* owned by the engine; NULL while deregistered */
     struct lwm2m_gwdev *gwdev; /* gateway mode: the device on the gateway's endpoint, or NULL */
+    char prefix[25];           /* gateway mode: its path prefix, kept while down ("" before) */
     void *handle;              /* the gateway's provider context for ep */
     enum br_dev_state state;
     bool up;                  /* the adapter says the device answers (true until told otherwise) */

@@ -106,6 +106,10 @@ void gw_host_registered(struct gw *g, bool reg);
  * nothing without an endpoint). */
 int gw_state_dir_prepare(struct gw *g, const struct cfg *cfg);
 int gw_report_apply(struct gw *g, struct br_device *d);
+/* gw_report.c: d is deleted from the configuration (before it is detached): its
+ * store-and-forward queues and their files in gateway.state_dir go too; logged. A device that
+ * is only down, changed or stopped keeps them. */
+void gw_report_forget(struct gw *g, struct br_device *d);
 /* Gateway mode: notifications and store-and-forward of the gateway's own endpoint. */
 int gw_report_apply_host(struct gw *g);
 

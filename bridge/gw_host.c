@@ -19,7 +19,10 @@ struct gw_host {
     struct gw *g;
 };
 
-static const uint16_t self_res[] = {0, 1, 2, 3, 16, 17};
+#define RID_ERROR_CODE 11
+
+/* 11 (Error Code) is mandatory in the Device object; the gateway reports 0, "no error". */
+static const uint16_t self_res[] = {0, 1, 2, 3, RID_ERROR_CODE, 16, 17};
 
 static int self_objects(void *pctx, lwm2m_id_fn fn, void *fctx) {
     (void)pctx;
@@ -43,9 +46,21 @@ static int self_resources(void *pctx, uint16_t oid, uint16_t iid, lwm2m_id_fn fn
     return 0;
 }
 
+static int self_res_instances(void *pctx, const struct lwm2m_path *p, lwm2m_id_fn fn, void *fctx) {
+    (void)pctx;
+    if (p->ids[0] != OID_DEVICE || p->ids[1] != 0 || p->ids[2] != RID_ERROR_CODE)
+        return 0;
+    return fn(fctx, 0);
+}
+
 static int self_read(void *pctx, const struct lwm2m_path *p, struct lwm2m_value *out) {
     struct gw_host *host = pctx;
     const char *s = NULL;
+    if (p->len == 4 && p->ids[0] == OID_DEVICE && p->ids[1] == 0 && p->ids[2] == RID_ERROR_CODE &&
+        p->ids[3] == 0) {
+        *out = lwm2m_value_int(0);
+        return 0;
+    }
     if (p->len != 3 || p->ids[0] != OID_DEVICE || p->ids[1] != 0)
         return LWM2M_ERR_NOTFOUND;
     switch (p->ids[2]) {
@@ -76,6 +91,7 @@ static const struct lwm2m_provider self_provider = {
     .list_objects = self_objects,
     .list_instances = self_instances,
     .list_resources = self_resources,
+    .list_res_instances = self_res_instances,
     .read = self_read,
 };
 
@@ -121,10 +137,16 @@ static int host_open(struct gw *g) {
 }
 
 /* A device name is its prefix when it can be one (letters, digits, '-', '_', starting with a
- * letter, at most 24) and is free; otherwise "dev<N>" with the lowest free N from 1. */
+ * letter, at most 24) and is free; otherwise "dev<N>" with the lowest free N from 1. A device
+ * back from down asks for the prefix it had first: its paths and its queue file are named by it. */
 static int host_add(struct gw *g, struct br_device *d, struct gw_handle *h) {
-    int rc =
-        lwm2m_endpoint_add_device(g->host, d->name, d->name, &br_device_provider, h, &d->gwdev);
+    int rc = LWM2M_ERR_STATE;
+    if (d->prefix[0] != '\0')
+        rc = lwm2m_endpoint_add_device(g->host, d->prefix, d->name, &br_device_provider, h,
+                                       &d->gwdev);
+    if (rc != 0)
+        rc =
+            lwm2m_endpoint_add_device(g->host, d->name, d->name, &br_device_provider, h, &d->gwdev);
     for (unsigned i = 1; rc == LWM2M_ERR_INVALID || rc == LWM2M_ERR_STATE; i++) {
         char prefix[16];
         snprintf(prefix, sizeof(prefix), "dev%u", i);
@@ -152,6 +174,7 @@ int gw_host_attach(struct gw *g, struct br_device *d) {
         return rc;
     }
     d->handle = h;
+    snprintf(d->prefix, sizeof(d->prefix), "%s", lwm2m_gwdev_prefix(d->gwdev));
     d->state = lwm2m_endpoint_registered(g->host) ? BR_DEV_REGISTERED : BR_DEV_REGISTERING;
     gw_report_apply(g, d); /* its Send and queue ride on the host's registration */
     br_log_write(&g->log, BR_LOG_INFO, d->name, lwm2m_endpoint_name(g->host),

@@ -193,8 +193,13 @@ static size_t drop_devices(struct gw *g, const struct cfg *nc, bool all, size_t 
             pp = &d->next;
             continue;
         }
+        bool removed = new_device(nc, d->name) == NULL;
         br_log_write(&g->log, BR_LOG_INFO, d->name, d->endpoint, "reload: %s, deregistering",
-                     new_device(nc, d->name) ? "changed" : "removed");
+                     removed ? "removed" : "changed");
+        /* A changed device is back at once and delivers its queue; a discovered one whose
+         * rule changed may be discovered again, so it keeps its queue too. */
+        if (removed && !d->discovered)
+            gw_report_forget(g, d);
         gw_endpoint_detach(g, d);
         *pp = d->next;
         g->ndevices--;

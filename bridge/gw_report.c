@@ -100,3 +100,28 @@ int gw_report_apply(struct gw *g, struct br_device *d) {
                      "cannot set reporting options: %s", lwm2m_strerror(err));
     return err;
 }
+
+void gw_report_forget(struct gw *g, struct br_device *d) {
+    const struct cfg_lwm2m *l = &g->cfg->lwm2m;
+    const char *dir = g->cfg->gateway.state_dir;
+    struct lwm2m_endpoint *ep = d->ep != NULL ? d->ep : lwm2m_gwdev_endpoint(d->gwdev);
+    int rc = ep != NULL ? lwm2m_endpoint_discard_queues(ep) : 0;
+    /* Down (or never stored in this run): its queue was closed on disk, named by the endpoint,
+     * or in gateway mode by the gateway endpoint and the prefix the device had. */
+    bool hosted = gw_host_mode(g);
+    const char *name =
+        hosted ? (g->host != NULL ? lwm2m_endpoint_name(g->host) : NULL) : d->endpoint;
+    for (size_t i = 0; l->store.enabled && dir != NULL && name != NULL && i < l->nservers; i++) {
+        if (hosted && d->prefix[0] == '\0')
+            break; /* never hosted: no queue */
+        int r =
+            lwm2m_queue_remove(dir, name, hosted ? d->prefix : NULL, l->servers[i].short_server_id);
+        rc = rc != 0 ? rc : r;
+    }
+    if (rc != 0)
+        br_log_write(&g->log, BR_LOG_WARN, d->name, d->endpoint,
+                     "store-and-forward queue not deleted: %s", lwm2m_strerror(rc));
+    else if (l->store.enabled)
+        br_log_write(&g->log, BR_LOG_INFO, d->name, d->endpoint,
+                     "removed for good: its store-and-forward queue is deleted");
+}

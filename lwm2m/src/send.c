@@ -320,17 +320,50 @@ void lwm2m_keep_reachable(struct lwm2m_endpoint *ep, struct lwm2m_server *s) {
         k->retry_ms = 0;
 }
 
-void lwm2m_keep_free(struct lwm2m_endpoint *ep) {
+/* Closes ep's queues: synced and kept for the next run, or (discard) emptied and their files
+ * deleted, the values counted as dropped. Returns 0 or the first error. */
+static int keep_close(struct lwm2m_endpoint *ep, bool discard) {
     struct lwm2m_keep_srv *keep = ep->obs != NULL ? ep->obs->keep : NULL;
+    int err = 0;
     if (keep == NULL)
-        return;
+        return 0;
     for (uint16_t i = 0; i < reg_ep(ep)->nservers; i++) {
         if (keep[i].xchg != 0)
             coap_cancel(ep->coap, keep[i].xchg);
-        lwm2m_sf_close(keep[i].store, NULL, 0); /* synced: the next run delivers the rest */
+        if (discard && keep[i].store != NULL)
+            ep->eng->report_stats.kept_dropped += lwm2m_sf_count(keep[i].store);
+        int rc = discard ? lwm2m_sf_discard(keep[i].store) : lwm2m_sf_close(keep[i].store, NULL, 0);
+        err = err != 0 ? err : rc;
     }
     free(keep);
     ep->obs->keep = NULL;
+    return err;
+}
+
+void lwm2m_keep_free(struct lwm2m_endpoint *ep) {
+    keep_close(ep, false); /* synced: the next run delivers the rest */
+}
+
+int lwm2m_endpoint_discard_queues(struct lwm2m_endpoint *ep) {
+    return ep != NULL ? keep_close(ep, true) : LWM2M_ERR_INVALID;
+}
+
+/* The store name of a queue: the endpoint's name, and for a hosted device the gateway endpoint's
+ * name followed by the device's path prefix ("urn:dev:gw1/meter-1"); sf_store.c escapes it. */
+static int keep_name(const char *endpoint, const char *path_prefix, char *out, size_t cap) {
+    int n = snprintf(out, cap, "%s%s", endpoint, path_prefix != NULL ? path_prefix : "");
+    return n > 0 && (size_t)n < cap ? 0 : LWM2M_ERR_INVALID;
+}
+
+int lwm2m_queue_remove(const char *state_dir, const char *endpoint, const char *prefix,
+                       uint16_t ssid) {
+    char name[512], pp[LWM2M_GW_PREFIX_MAX + 2];
+    if (state_dir == NULL || endpoint == NULL || endpoint[0] == '\0')
+        return LWM2M_ERR_INVALID;
+    if (prefix != NULL && snprintf(pp, sizeof(pp), "/%s", prefix) >= (int)sizeof(pp))
+        return LWM2M_ERR_INVALID;
+    int rc = keep_name(endpoint, prefix != NULL ? pp : NULL, name, sizeof(name));
+    return rc == 0 ? lwm2m_sf_remove(state_dir, name, ssid) : rc;
 }
 
 int lwm2m_keep_setup(struct lwm2m_endpoint *ep, const struct lwm2m_report_cfg *cfg) {
@@ -341,14 +374,13 @@ int lwm2m_keep_setup(struct lwm2m_endpoint *ep, const struct lwm2m_report_cfg *c
         return 0; /* already open: a later call changes nothing of the queues */
     for (uint16_t i = 0; i < reg->nservers; i++)
         any = any || reg->servers[i].notification_storing;
-    if (!any)
-        return 0;
+    /* A hosted device keeps its own queue per host server, "<gateway endpoint>/<prefix>": its
+     * entries are delivered under its prefix, and it survives the device leaving /25. */
+    if (!any || keep_name(reg->name, ep->prefix, name, sizeof(name)) != 0)
+        return any ? LWM2M_ERR_INVALID : 0;
     ep->obs->keep = calloc(reg->nservers, sizeof(*ep->obs->keep));
     if (ep->obs->keep == NULL)
         return LWM2M_ERR_NOMEM;
-    /* A hosted device keeps its own queue per host server, "<gateway endpoint>/<prefix>": its
-     * entries are delivered under its prefix, and it survives the device leaving /25. */
-    snprintf(name, sizeof(name), "%s%s", reg->name, ep->prefix != NULL ? ep->prefix : "");
     for (uint16_t i = 0; i < reg->nservers; i++) {
         struct lwm2m_keep_srv *k = &ep->obs->keep[i];
         struct lwm2m_sf_cfg c = {.dir = cfg->state_dir,

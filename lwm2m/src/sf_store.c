@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The store-and-forward queue (sf_store.h): the in-memory FIFO of delivery units, their binary
- * file format (versioned header, entries framed by a marker, a length and a CRC32), the loader
- * that skips damaged entries one by one, and the atomic rewrite of the file. */
+/* The store-and-forward queue (sf_store.h): the in-memory FIFO of delivery units with its
+ * bounds, the file of each (endpoint, server) in state_dir with its atomic rewrite, and the
+ * setting aside of damaged files. The bytes of the file are sf_codec.c's. */
 #include "sf_store.h"
 
 #include <errno.h>
@@ -11,41 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "lwm2m/error.h"
+#include "sf_codec.h"
 
-/* File format, version 1, integers little-endian:
- *   header: "LWSF" u8 version u8 flags(0) u16 ssid u16 name_len name u32 crc(all before it)
- *   entry:  E5 'S' 'F' 'E' u32 body_len body u32 crc(body_len and body)
- *   body:   u8 kind u8 token_len token u32 nrecs record*nrecs
- *   record: u8 depth u16 id*depth u8 type f64 time
- *           value: none | i64 (integer, time) | u64 | f64 | u8 (bool) | u16 obj u16 inst
- *                  | u32 len bytes (string, opaque, corelnk)
- * Doubles are stored as their IEEE bits, so times and floats come back exactly. The marker lets
- * the loader find the next entry after a damaged one; the CRC rules out a false match. */
-#define SF_VERSION        1u
-#define SF_HEADER_FIXED   10u                   /* magic, version, flags, ssid, name_len */
-#define SF_ENTRY_OVERHEAD 12u                   /* marker, body_len, crc */
-#define SF_BODY_FIXED     6u                    /* kind, token_len, nrecs */
-#define SF_RECORD_MIN     10u                   /* depth, type, time */
-#define SF_FILE_MAX       (64u * 1024u * 1024u) /* beyond any sane limit: treated as damage */
-#define SF_NAME_KEEP      200u /* escaped name bytes kept in a file name before the hash */
-
-static const uint8_t SF_MAGIC[4] = {'L', 'W', 'S', 'F'};
-static const uint8_t SF_MARK[4] = {0xE5, 'S', 'F', 'E'};
-
-/* One queued entry in one allocation: the node, its records, then their bytes. */
-struct sf_node {
-    TAILQ_ENTRY(sf_node) link;
-    size_t disk; /* encoded size, counted against max_bytes */
-    struct lwm2m_sf_entry e;
-    struct lwm2m_record recs[];
-};
-
-TAILQ_HEAD(sf_queue, sf_node);
+#define SF_FILE_MAX  (64u * 1024u * 1024u) /* beyond any sane limit: treated as damage */
+#define SF_NAME_KEEP 200u /* escaped name bytes kept in a file name before the hash */
 
 struct lwm2m_sf_store {
     struct sf_queue q; /* oldest first; nodes owned */
@@ -59,13 +32,6 @@ struct lwm2m_sf_store {
     char *name; /* owned copies; dir and path NULL for a memory-only store */
     char *dir;
     char *path;
-};
-
-/* What the loader found wrong; only the first place is reported in detail. */
-struct sf_report {
-    size_t damaged;
-    size_t first_off;
-    const char *first_what;
 };
 
 static ssize_t posix_write(void *ctx, int fd, const void *buf, size_t len) {
@@ -102,178 +68,7 @@ static int io_fail(char *err, size_t cap, const char *file, const char *step) {
     return LWM2M_ERR_IO;
 }
 
-/* CRC-32 (IEEE 802.3, as zlib), a nibble at a time: 64 bytes of table, plenty fast for files
- * of a few hundred KiB written once per loop pass at most. */
-static uint32_t crc32_of(const uint8_t *p, size_t n) {
-    static const uint32_t T[16] = {0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC,
-                                   0x76DC4190, 0x6B6B51F4, 0x4DB26158, 0x5005713C,
-                                   0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
-                                   0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C};
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        crc = (crc >> 4) ^ T[crc & 15u];
-        crc = (crc >> 4) ^ T[crc & 15u];
-    }
-    return ~crc;
-}
-
-/* ---- encoding ------------------------------------------------------------------------------ */
-
-/* Output buffer sized exactly beforehand; over is a safety net, not a code path. */
-struct wbuf {
-    uint8_t *p;
-    size_t cap, len;
-    bool over;
-};
-
-static void put_bytes(struct wbuf *w, const void *src, size_t n) {
-    if (n > w->cap - w->len) {
-        w->over = true;
-        return;
-    }
-    if (n > 0) {
-        memcpy(w->p + w->len, src, n);
-    }
-    w->len += n;
-}
-
-static void put_le(struct wbuf *w, uint64_t v, unsigned nbytes) {
-    uint8_t b[8];
-    for (unsigned i = 0; i < nbytes; i++) {
-        b[i] = (uint8_t)(v >> (8u * i));
-    }
-    put_bytes(w, b, nbytes);
-}
-
-static uint64_t dbl_bits(double d) {
-    uint64_t u;
-    memcpy(&u, &d, sizeof(u));
-    return u;
-}
-
-static bool has_bytes(uint8_t type) {
-    return type == LWM2M_TYPE_STRING || type == LWM2M_TYPE_OPAQUE || type == LWM2M_TYPE_CORELNK;
-}
-
-/* Encoded size of a value; SIZE_MAX for a type this format does not know. */
-static size_t value_size(const struct lwm2m_value *v) {
-    switch (v->type) {
-    case LWM2M_TYPE_NONE:
-        return 0;
-    case LWM2M_TYPE_INTEGER:
-    case LWM2M_TYPE_UNSIGNED:
-    case LWM2M_TYPE_FLOAT:
-    case LWM2M_TYPE_TIME:
-        return 8;
-    case LWM2M_TYPE_BOOLEAN:
-        return 1;
-    case LWM2M_TYPE_OBJLNK:
-        return 4;
-    case LWM2M_TYPE_STRING:
-    case LWM2M_TYPE_OPAQUE:
-    case LWM2M_TYPE_CORELNK:
-        return 4 + v->v.bytes.len;
-    default:
-        return SIZE_MAX;
-    }
-}
-
-static void put_value(struct wbuf *w, const struct lwm2m_value *v) {
-    switch (v->type) {
-    case LWM2M_TYPE_INTEGER:
-    case LWM2M_TYPE_TIME:
-        put_le(w, (uint64_t)v->v.i, 8);
-        break;
-    case LWM2M_TYPE_UNSIGNED:
-        put_le(w, v->v.u, 8);
-        break;
-    case LWM2M_TYPE_FLOAT:
-        put_le(w, dbl_bits(v->v.f), 8);
-        break;
-    case LWM2M_TYPE_BOOLEAN:
-        put_le(w, v->v.b ? 1u : 0u, 1);
-        break;
-    case LWM2M_TYPE_OBJLNK:
-        put_le(w, v->v.lnk.obj, 2);
-        put_le(w, v->v.lnk.inst, 2);
-        break;
-    case LWM2M_TYPE_STRING:
-    case LWM2M_TYPE_OPAQUE:
-    case LWM2M_TYPE_CORELNK:
-        put_le(w, v->v.bytes.len, 4);
-        put_bytes(w, v->v.bytes.ptr, v->v.bytes.len);
-        break;
-    default: /* NONE carries nothing; unknown types never get into a store */
-        break;
-    }
-}
-
-static void put_entry(struct wbuf *w, const struct sf_node *nd) {
-    put_bytes(w, SF_MARK, sizeof(SF_MARK));
-    size_t start = w->len;
-    put_le(w, nd->disk - SF_ENTRY_OVERHEAD, 4);
-    put_le(w, nd->e.kind, 1);
-    put_le(w, nd->e.token_len, 1);
-    put_bytes(w, nd->e.token, nd->e.token_len);
-    put_le(w, nd->e.nrecs, 4);
-    for (size_t i = 0; i < nd->e.nrecs; i++) {
-        const struct lwm2m_record *r = &nd->recs[i];
-        put_le(w, r->path.len, 1);
-        for (uint8_t d = 0; d < r->path.len; d++) {
-            put_le(w, r->path.ids[d], 2);
-        }
-        put_le(w, r->value.type, 1);
-        put_le(w, dbl_bits(r->time), 8);
-        put_value(w, &r->value);
-    }
-    if (!w->over) {
-        put_le(w, crc32_of(w->p + start, w->len - start), 4);
-    }
-}
-
-int lwm2m_sf_encode(const struct lwm2m_sf_store *s, uint8_t **out, size_t *len) {
-    size_t nlen = strlen(s->name);
-    size_t hdr = SF_HEADER_FIXED + nlen + 4;
-    struct wbuf w = {malloc(hdr + s->bytes), hdr + s->bytes, 0, false};
-    if (w.p == NULL) {
-        return LWM2M_ERR_NOMEM;
-    }
-    put_bytes(&w, SF_MAGIC, sizeof(SF_MAGIC));
-    put_le(&w, SF_VERSION, 1);
-    put_le(&w, 0, 1);
-    put_le(&w, s->ssid, 2);
-    put_le(&w, nlen, 2);
-    put_bytes(&w, s->name, nlen);
-    put_le(&w, crc32_of(w.p, w.len), 4);
-    const struct sf_node *nd;
-    TAILQ_FOREACH(nd, &s->q, link) {
-        put_entry(&w, nd);
-    }
-    if (w.over || w.len != w.cap) { /* the size bookkeeping is wrong: a bug, not a file error */
-        free(w.p);
-        return LWM2M_ERR_INVALID;
-    }
-    *out = w.p;
-    *len = w.len;
-    return 0;
-}
-
 /* ---- the queue ----------------------------------------------------------------------------- */
-
-static struct sf_node *node_new(size_t nrecs, size_t nbytes) {
-    struct sf_node *nd = calloc(1, sizeof(*nd) + nrecs * sizeof(nd->recs[0]) + nbytes);
-    if (nd != NULL) {
-        nd->e.nrecs = nrecs;
-        nd->e.recs = nd->recs;
-    }
-    return nd;
-}
-
-/* Where a node keeps its copies of string/opaque bytes: right after its records. */
-static uint8_t *node_tail(struct sf_node *nd) {
-    return (uint8_t *)&nd->recs[nd->e.nrecs];
-}
 
 static void drop_head(struct lwm2m_sf_store *s) {
     struct sf_node *nd = TAILQ_FIRST(&s->q);
@@ -302,27 +97,6 @@ static void admit(struct lwm2m_sf_store *s, struct sf_node *nd) {
     s->bytes += nd->disk;
     s->dirty = true;
 }
-
-static bool record_ok(const struct lwm2m_record *r) {
-    if (r->path.len > LWM2M_PATH_MAX_DEPTH || r->value.type > LWM2M_TYPE_CORELNK) {
-        return false;
-    }
-    for (uint8_t d = 0; d < r->path.len; d++) {
-        if (r->path.ids[d] > LWM2M_ID_MAX) {
-            return false;
-        }
-    }
-    if (has_bytes(r->value.type)) {
-        const struct lwm2m_bytes *b = &r->value.v.bytes;
-        return b->len <= UINT32_MAX && (b->len == 0 || b->ptr != NULL);
-    }
-    return true;
-}
-
-static size_t record_size(const struct lwm2m_record *r) {
-    return SF_RECORD_MIN + 2u * r->path.len + value_size(&r->value);
-}
-
 /* Checks recs and sums their sizes; stops adding past max_bytes so nothing can overflow.
  * Returns 0, LWM2M_ERR_INVALID or LWM2M_ERR_NOSPACE. */
 static int measure(const struct lwm2m_sf_store *s, size_t token_len,
@@ -331,16 +105,17 @@ static int measure(const struct lwm2m_sf_store *s, size_t token_len,
     size_t bytes = 0;
     int rc = sum > s->lim.max_bytes ? LWM2M_ERR_NOSPACE : 0;
     for (size_t i = 0; i < n; i++) {
-        if (!record_ok(&recs[i])) {
+        if (!sf_record_ok(&recs[i])) {
             return LWM2M_ERR_INVALID;
         }
         const struct lwm2m_value *v = &recs[i].value;
-        size_t blen = has_bytes(v->type) ? v->v.bytes.len : 0;
-        if (rc != 0 || blen > s->lim.max_bytes || record_size(&recs[i]) > s->lim.max_bytes - sum) {
+        size_t blen = sf_has_bytes(v->type) ? v->v.bytes.len : 0;
+        if (rc != 0 || blen > s->lim.max_bytes ||
+            sf_record_size(&recs[i]) > s->lim.max_bytes - sum) {
             rc = LWM2M_ERR_NOSPACE; /* keep checking: INVALID wins over NOSPACE */
             continue;
         }
-        sum += record_size(&recs[i]);
+        sum += sf_record_size(&recs[i]);
         bytes += blen;
     }
     *disk = sum;
@@ -363,7 +138,7 @@ int lwm2m_sf_push(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8
     if (rc != 0) {
         return rc;
     }
-    struct sf_node *nd = node_new(n, nbytes);
+    struct sf_node *nd = sf_node_new(n, nbytes);
     if (nd == NULL) {
         return LWM2M_ERR_NOMEM;
     }
@@ -374,7 +149,7 @@ int lwm2m_sf_push(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8
         memcpy(nd->e.token, token, token_len);
     }
     double now = (double)coap_clock_real_ms(s->clock) / 1000.0;
-    uint8_t *tail = node_tail(nd);
+    uint8_t *tail = sf_node_tail(nd);
     for (size_t i = 0; i < n; i++) {
         struct lwm2m_record *r = &nd->recs[i];
         *r = recs[i];
@@ -382,7 +157,7 @@ int lwm2m_sf_push(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8
             r->time = now;
             r->has_time = true;
         }
-        if (has_bytes(r->value.type) && r->value.v.bytes.len > 0) {
+        if (sf_has_bytes(r->value.type) && r->value.v.bytes.len > 0) {
             memcpy(tail, r->value.v.bytes.ptr, r->value.v.bytes.len);
             r->value.v.bytes.ptr = tail;
             tail += r->value.v.bytes.len;
@@ -430,261 +205,22 @@ bool lwm2m_sf_dirty(const struct lwm2m_sf_store *s) {
     return s->dirty && s->path != NULL; /* a memory-only store has nothing to write */
 }
 
-/* ---- decoding ------------------------------------------------------------------------------ */
+/* ---- file images (the bytes are sf_codec.c's) ---------------------------------------------- */
 
-/* Bounds-checked reader; a short read sets bad and yields zeros. */
-struct rbuf {
-    const uint8_t *p;
-    size_t len, pos;
-    bool bad;
-};
-
-static uint64_t get_le(struct rbuf *r, unsigned nbytes) {
-    if (r->bad || nbytes > r->len - r->pos) {
-        r->bad = true;
-        return 0;
-    }
-    uint64_t v = 0;
-    for (unsigned i = 0; i < nbytes; i++) {
-        v |= (uint64_t)r->p[r->pos + i] << (8u * i);
-    }
-    r->pos += nbytes;
-    return v;
+int lwm2m_sf_encode(const struct lwm2m_sf_store *s, uint8_t **out, size_t *len) {
+    return sf_encode_image(s->name, s->ssid, &s->q, s->bytes, out, len);
 }
 
-/* n bytes in place (borrowed from the buffer), or NULL and bad. */
-static const uint8_t *get_span(struct rbuf *r, size_t n) {
-    if (r->bad || n > r->len - r->pos) {
-        r->bad = true;
-        return NULL;
-    }
-    r->pos += n;
-    return r->p + r->pos - n;
+static void admit_cb(void *ctx, struct sf_node *nd) {
+    admit(ctx, nd);
 }
 
-static double get_dbl(struct rbuf *r) {
-    uint64_t u = get_le(r, 8);
-    double d;
-    memcpy(&d, &u, sizeof(d));
-    return d;
-}
-
-static void get_value(struct rbuf *r, struct lwm2m_value *v) {
-    switch (v->type) {
-    case LWM2M_TYPE_NONE:
-        break;
-    case LWM2M_TYPE_INTEGER:
-    case LWM2M_TYPE_TIME:
-        v->v.i = (int64_t)get_le(r, 8);
-        break;
-    case LWM2M_TYPE_UNSIGNED:
-        v->v.u = get_le(r, 8);
-        break;
-    case LWM2M_TYPE_FLOAT:
-        v->v.f = get_dbl(r);
-        break;
-    case LWM2M_TYPE_BOOLEAN: {
-        uint64_t b = get_le(r, 1);
-        r->bad = r->bad || b > 1;
-        v->v.b = b == 1;
-        break;
-    }
-    case LWM2M_TYPE_OBJLNK:
-        v->v.lnk.obj = (uint16_t)get_le(r, 2);
-        v->v.lnk.inst = (uint16_t)get_le(r, 2);
-        break;
-    case LWM2M_TYPE_STRING:
-    case LWM2M_TYPE_OPAQUE:
-    case LWM2M_TYPE_CORELNK: {
-        size_t n = (size_t)get_le(r, 4);
-        v->v.bytes.ptr = get_span(r, n);
-        v->v.bytes.len = r->bad ? 0 : n;
-        break;
-    }
-    default:
-        r->bad = true;
-        break;
-    }
-}
-
-/* Reads one record; its bytes stay borrowed from the reader's buffer. */
-static void get_record(struct rbuf *r, struct lwm2m_record *rec) {
-    memset(rec, 0, sizeof(*rec));
-    uint64_t depth = get_le(r, 1);
-    r->bad = r->bad || depth > LWM2M_PATH_MAX_DEPTH;
-    rec->path.len = r->bad ? 0 : (uint8_t)depth;
-    for (uint8_t d = 0; d < rec->path.len; d++) {
-        rec->path.ids[d] = (uint16_t)get_le(r, 2);
-        r->bad = r->bad || rec->path.ids[d] > LWM2M_ID_MAX;
-    }
-    rec->value.type = (uint8_t)get_le(r, 1);
-    rec->time = get_dbl(r);
-    rec->has_time = true;
-    get_value(r, &rec->value);
-}
-
-/* Decodes an entry body (its CRC already verified) into a new node. Two passes: the first
- * validates and sizes, so the allocation is exact and bounded by the body's length. */
-static int decode_body(const uint8_t *p, size_t n, struct sf_node **out) {
-    struct rbuf r = {p, n, 0, false};
-    uint8_t kind = (uint8_t)get_le(&r, 1);
-    uint8_t tlen = (uint8_t)get_le(&r, 1);
-    r.bad =
-        r.bad || (kind != LWM2M_SF_NOTIFY && kind != LWM2M_SF_SEND) || tlen > LWM2M_SF_TOKEN_MAX;
-    const uint8_t *token = get_span(&r, tlen);
-    uint32_t nrecs = (uint32_t)get_le(&r, 4);
-    if (r.bad || nrecs == 0 || nrecs > (n - r.pos) / SF_RECORD_MIN) {
-        return LWM2M_ERR_FORMAT;
-    }
-    size_t recs_at = r.pos, nbytes = 0;
-    struct lwm2m_record rec;
-    for (uint32_t i = 0; i < nrecs && !r.bad; i++) {
-        get_record(&r, &rec);
-        nbytes += has_bytes(rec.value.type) ? rec.value.v.bytes.len : 0;
-    }
-    if (r.bad || r.pos != n) {
-        return LWM2M_ERR_FORMAT;
-    }
-    struct sf_node *nd = node_new(nrecs, nbytes);
-    if (nd == NULL) {
-        return LWM2M_ERR_NOMEM;
-    }
-    nd->disk = n + SF_ENTRY_OVERHEAD;
-    nd->e.kind = kind;
-    nd->e.token_len = tlen;
-    memcpy(nd->e.token, token, tlen);
-    r.pos = recs_at;
-    uint8_t *tail = node_tail(nd);
-    for (uint32_t i = 0; i < nrecs; i++) {
-        get_record(&r, &nd->recs[i]);
-        struct lwm2m_value *v = &nd->recs[i].value;
-        if (has_bytes(v->type) && v->v.bytes.len > 0) {
-            memcpy(tail, v->v.bytes.ptr, v->v.bytes.len);
-            v->v.bytes.ptr = tail;
-            tail += v->v.bytes.len;
-        }
-    }
-    *out = nd;
-    return 0;
-}
-
-/* Checks the framing of the entry at p and decodes it. Returns 0 with *used, LWM2M_ERR_FORMAT
- * with *what, or LWM2M_ERR_NOMEM. */
-static int parse_entry(const uint8_t *p, size_t n, size_t *used, struct sf_node **out,
-                       const char **what) {
-    if (n < SF_ENTRY_OVERHEAD) {
-        *what = memcmp(p, SF_MARK, n < 4 ? n : 4) == 0 ? "truncated entry" : "garbage at end";
-        return LWM2M_ERR_FORMAT;
-    }
-    if (memcmp(p, SF_MARK, sizeof(SF_MARK)) != 0) {
-        *what = "no entry marker";
-        return LWM2M_ERR_FORMAT;
-    }
-    struct rbuf r = {p, n, 4, false};
-    size_t blen = (size_t)get_le(&r, 4);
-    if (blen > n - SF_ENTRY_OVERHEAD) {
-        *what = "entry runs past the end of the file (truncated?)";
-        return LWM2M_ERR_FORMAT;
-    }
-    r.pos = 8 + blen;
-    if ((uint32_t)get_le(&r, 4) != crc32_of(p + 4, 4 + blen)) {
-        *what = "entry checksum mismatch";
-        return LWM2M_ERR_FORMAT;
-    }
-    int rc = decode_body(p + 8, blen, out);
-    if (rc == LWM2M_ERR_FORMAT) {
-        *what = "invalid entry content";
-    }
-    *used = blen + SF_ENTRY_OVERHEAD;
+/* Appends the entries of a file image, skipping damaged ones (counted in s and rep). NOMEM is
+ * the only error. The caller formats the report (it knows the file name). */
+static int load_image(struct lwm2m_sf_store *s, const uint8_t *p, size_t n, struct sf_report *rep) {
+    int rc = sf_parse_image(p, n, s->name, s->ssid, admit_cb, s, rep);
+    s->damaged += rep->damaged;
     return rc;
-}
-
-/* Checks the header; returns 0 with *pos after it, or LWM2M_ERR_FORMAT with *what. */
-static int parse_header(const struct lwm2m_sf_store *s, const uint8_t *p, size_t n, size_t *pos,
-                        const char **what) {
-    struct rbuf r = {p, n, 4, false};
-    if (n < SF_HEADER_FIXED || memcmp(p, SF_MAGIC, sizeof(SF_MAGIC)) != 0) {
-        *what = n < SF_HEADER_FIXED ? "truncated header" : "not a store-and-forward file (magic)";
-        return LWM2M_ERR_FORMAT;
-    }
-    uint64_t version = get_le(&r, 1), flags = get_le(&r, 1), ssid = get_le(&r, 2);
-    size_t nlen = (size_t)get_le(&r, 2);
-    if (version != SF_VERSION || flags != 0) {
-        *what = "unsupported format version";
-        return LWM2M_ERR_FORMAT;
-    }
-    if (nlen + 4 > n - r.pos) {
-        *what = "truncated header";
-        return LWM2M_ERR_FORMAT;
-    }
-    const uint8_t *name = p + r.pos;
-    r.pos += nlen;
-    if ((uint32_t)get_le(&r, 4) != crc32_of(p, SF_HEADER_FIXED + nlen)) {
-        *what = "header checksum mismatch";
-        return LWM2M_ERR_FORMAT;
-    }
-    if (ssid != s->ssid || nlen != strlen(s->name) || memcmp(name, s->name, nlen) != 0) {
-        *what = "file belongs to another endpoint or server";
-        return LWM2M_ERR_FORMAT;
-    }
-    *pos = r.pos;
-    return 0;
-}
-
-/* Next offset at or after from where an entry marker starts; len when there is none. */
-static size_t resync(const uint8_t *p, size_t len, size_t from) {
-    while (from < len) {
-        const uint8_t *m = memchr(p + from, SF_MARK[0], len - from);
-        if (m == NULL) {
-            return len;
-        }
-        size_t at = (size_t)(m - p);
-        if (len - at >= sizeof(SF_MARK) && memcmp(m, SF_MARK, sizeof(SF_MARK)) == 0) {
-            return at; /* a partial marker at the end is just part of the damaged region */
-        }
-        from = at + 1;
-    }
-    return len;
-}
-
-static void note_damage(struct lwm2m_sf_store *s, struct sf_report *rep, size_t off,
-                        const char *what) {
-    if (rep->damaged++ == 0) {
-        rep->first_off = off;
-        rep->first_what = what;
-    }
-    s->damaged++;
-}
-
-/* Appends the entries of a file image, skipping damaged ones. NOMEM is the only error; damage
- * is in rep. The caller formats the report (it knows the file name). */
-static int parse_image(struct lwm2m_sf_store *s, const uint8_t *p, size_t n,
-                       struct sf_report *rep) {
-    size_t pos = 0;
-    const char *what = NULL;
-    if (parse_header(s, p, n, &pos, &what) != 0) {
-        note_damage(s, rep, 0, what);
-        return 0;
-    }
-    while (pos < n) {
-        size_t used = 0;
-        struct sf_node *nd = NULL;
-        int rc = parse_entry(p + pos, n - pos, &used, &nd, &what);
-        if (rc == LWM2M_ERR_NOMEM) {
-            return rc;
-        }
-        if (rc == 0) {
-            admit(s, nd);
-            pos += used;
-        } else if (used > 0) { /* framing fine, content not: skip exactly this entry */
-            note_damage(s, rep, pos, what);
-            pos += used;
-        } else {
-            note_damage(s, rep, pos, what);
-            pos = resync(p, n, pos + 1);
-        }
-    }
-    return 0;
 }
 
 static void format_report(const struct lwm2m_sf_store *s, const struct sf_report *rep,
@@ -697,7 +233,7 @@ int lwm2m_sf_load_mem(struct lwm2m_sf_store *s, const uint8_t *buf, size_t len, 
                       size_t errcap) {
     struct sf_report rep = {0, 0, NULL};
     errf(err, errcap, "%s", "");
-    int rc = parse_image(s, buf, len, &rep);
+    int rc = load_image(s, buf, len, &rep);
     if (rc != 0) {
         return rc;
     }
@@ -956,10 +492,11 @@ static int load_file(struct lwm2m_sf_store *s, char *err, size_t cap) {
     }
     struct sf_report rep = {0, 0, NULL};
     if (too_big) {
-        note_damage(s, &rep, SF_FILE_MAX, "file too large");
+        sf_report_damage(&rep, SF_FILE_MAX, "file too large");
+        s->damaged++;
     } else {
         uint64_t before = s->dropped;
-        rc = parse_image(s, buf, len, &rep);
+        rc = load_image(s, buf, len, &rep);
         s->dirty = s->dropped != before; /* the limits shrank since the file was written */
     }
     free(buf);
@@ -1041,6 +578,21 @@ int lwm2m_sf_open(const struct lwm2m_sf_cfg *cfg, struct lwm2m_sf_store **out, c
     }
     *out = s;
     return 0;
+}
+
+int lwm2m_sf_discard(struct lwm2m_sf_store *s) {
+    if (s == NULL) {
+        return 0;
+    }
+    struct sf_node *nd;
+    while ((nd = TAILQ_FIRST(&s->q)) != NULL) {
+        TAILQ_REMOVE(&s->q, nd, link);
+        free(nd);
+    }
+    s->count = 0;
+    s->bytes = 0;
+    s->dirty = true; /* the close's sync of an empty queue removes the file */
+    return lwm2m_sf_close(s, NULL, 0);
 }
 
 int lwm2m_sf_close(struct lwm2m_sf_store *s, char *err, size_t errcap) {

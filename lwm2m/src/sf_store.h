@@ -118,6 +118,11 @@ uint64_t lwm2m_sf_dropped(const struct lwm2m_sf_store *s); /* entries lost to th
 uint64_t lwm2m_sf_damaged(const struct lwm2m_sf_store *s); /* damaged regions skipped at load */
 bool lwm2m_sf_dirty(const struct lwm2m_sf_store *s);       /* changes not yet synced */
 
+/* Empties the store, deletes its file (an endpoint removed for good: nothing of it is to be
+ * delivered) and frees it like lwm2m_sf_close. Returns 0 or LWM2M_ERR_IO (the file stays; the
+ * memory is freed either way). NULL is ignored. */
+int lwm2m_sf_discard(struct lwm2m_sf_store *s);
+
 /* Deletes the store file of (name, ssid) for an endpoint removed for good (also a leftover temp
  * file), and fsyncs the directory. Returns 0 (also when there was no file) or LWM2M_ERR_IO. */
 int lwm2m_sf_remove(const char *dir, const char *name, uint16_t ssid);

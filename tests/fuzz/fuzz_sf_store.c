@@ -59,7 +59,7 @@ static void put32(uint8_t *p, uint32_t v) {
     }
 }
 
-/* Rewrites the header CRC and every framed entry's CRC of a file image (format in sf_store.c). */
+/* Rewrites the header CRC and every framed entry's CRC of a file image (format in sf_codec.c). */
 static void fix_crcs(uint8_t *p, size_t n) {
     static const uint8_t mark[4] = {0xE5, 'S', 'F', 'E'};
     if (n < 10) {

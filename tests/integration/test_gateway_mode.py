@@ -125,11 +125,16 @@ def test_gateway_object():
     assert "</c1/3303/0>" in links and "</c1/3/0>" in links, links
     assert read("/3/0/0").text == "lwm2m-gateway"  # the gateway's own Device object
     assert read("/3/0/2").text == GW_ID
+    r = read("/3/0/11/0")  # Error Code is mandatory: 0, no error
+    assert (r.code, r.text) == ("2.05", "0"), r
+    assert read("/3/0/11").code == "4.06"  # text carries one value, not a multiple resource
 
 
 def test_prefixed_read():
     assert read("/c1/3303/0/5700").text == "21.5"
     assert read("/c1/3/0/0").text == "Thermo Inc"
+    r = read("/c1/3/0/11/0")  # a resource instance is one value: text
+    assert (r.code, r.text) == ("2.05", "0"), r
     harness.wait_for(lambda: read("/meter-1/3316/0/5700").code == "2.05", timeout=10,
                      what="first Modbus value")
     assert float(read("/meter-1/3316/0/5700").text) == 230.5

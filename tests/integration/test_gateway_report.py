@@ -8,10 +8,12 @@ creates) values published while the server is unreachable for ~5 s all arrive af
 in order, each with the time it was taken. Run C does Send and store-and-forward in
 `lwm2m.mode: gateway`: the Sends of hosted devices go out on the gateway's one registration with
 prefixed SenML names (`/ga/3303/0/5700`), and values taken during an outage arrive afterwards, in
-order. Prints `N passed, M failed`."""
+order. A SIGHUP reload that deletes a device during an outage deletes its queue file, while
+another device's file stays and is delivered, in both modes. Prints `N passed, M failed`."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -77,6 +79,7 @@ adapters:
 devices:
   - {{ name: ga, adapter: broker, profile: th, send: {{ paths: [{temp}], format: senml-json }} }}
   - {{ name: gb, adapter: broker, profile: th }}
+  - {{ name: gc, adapter: broker, profile: th, send: {{ paths: [{temp}], format: senml-json }} }}
 """
 GW_EP = "urn:dev:%s" % GW_ID
 
@@ -233,7 +236,52 @@ def test_store_and_forward_outage():
     assert [v for v, _ in got] == [v for v, _ in sent], (got, sent)
     for (v, t), (_, want) in zip(got, sent):
         assert abs(t - want) < 1.5, (v, t, want)  # the time it was taken, not of delivery
+
+
+def queue_files(qdir, marker):
+    return [f for f in os.listdir(qdir) if marker in f and f.endswith(".sfq")]
+
+
+def without_device(cfg, name):
+    """cfg without the devices[] item of name (and its continuation lines)."""
+    out, skipping = [], False
+    for ln in cfg.splitlines():
+        if ln.startswith("  - ") or not ln.startswith("  "):
+            skipping = ln.startswith("  - {{ name: %s,".replace("{{", "{") % name)
+        if not skipping:
+            out.append(ln)
+    return "\n".join(out) + "\n"
+
+
+def reload_without(template, name, qdir, keep_marker, drop_marker):
+    """While the server is away: both devices' queue files exist; a SIGHUP with a config that
+    deletes device name deletes its file (logged) and leaves the other one."""
+    harness.wait_for(lambda: queue_files(qdir, keep_marker) and queue_files(qdir, drop_marker),
+                     timeout=5, what="both queue files")
+    cfg = template.format(gw=GW_ID, srv=S["srv"].port, mq=S["mq"], temp=TEMP)
+    new = without_device(cfg, name)
+    assert len(new) < len(cfg) and "name: %s," % name not in new, new
+    with open(S["cfg"], "w", encoding="utf-8") as f:
+        f.write(new)
+    S["gw"].send_signal(signal.SIGHUP)
+    harness.wait_for(lambda: "reload done: " in gw_log(), timeout=5, what="reload done")
+    assert " kept, 1 removed or changed, 0 added" in gw_log(), gw_log()[-2000:]
+    assert "removed for good: its store-and-forward queue is deleted" in gw_log(), gw_log()[-2000:]
+    assert not queue_files(qdir, drop_marker), os.listdir(qdir)
+    assert queue_files(qdir, keep_marker), os.listdir(qdir)
+
+
+def test_reload_deleting_device_deletes_its_queue():
+    # endpoint-per-device: one file per endpoint and server ("urn%3Adev%3Agw-rep%3Acn.1.sfq")
+    qdir = os.path.join(S["dir"], "state", "queue")
+    S["srv"].pause()
+    publish("sf", 50)
+    publish("cn", 51)  # queued as a notification of its observation (test_con_notifications)
+    reload_without(CONFIG_B, "cn", qdir, "%3Asf.", "%3Acn.")
+    S["srv"].resume()
+    sends_with("sf", lambda s: 50 in [v for v, _ in timed_values(s)], timeout=20)
     stop_gateway()
+    assert not queue_files(qdir, "%3Acn."), os.listdir(qdir)  # not written again at exit
 
 
 def gw_values(ev, name):
@@ -281,7 +329,23 @@ def test_gateway_mode_store_and_forward_outage():
     for (v, t), (_, want) in zip(got, sent):
         assert abs(t - want) < 1.5, (v, t, want)
     assert len([e for e in S["srv"].events("register") if e["ep"] == GW_EP]) == 1
+
+
+def test_gateway_mode_reload_deleting_device_deletes_its_queue():
+    # one file per hosted device and server: "<gateway endpoint>/<prefix>"
+    # ("urn%3Adev%3Agw-rep%2Fgc.1.sfq")
+    qdir = os.path.join(S["dir"], "state", "gwq")
+    S["srv"].pause()
+    publish("ga", 60)
+    publish("gc", 61)
+    reload_without(CONFIG_C, "gc", qdir, "%2Fga.", "%2Fgc.")
+    S["srv"].resume()
+    sends_with("ga", lambda s: 60 in [v for v, _ in gw_values(s, "ga")], timeout=20,
+               endpoint=GW_EP)
+    time.sleep(0.5)
+    assert not [e for e in S["srv"].events("send") if "/gc/" in json.dumps(e.get("decoded"))]
     stop_gateway()
+    assert not queue_files(qdir, "%2Fgc."), os.listdir(qdir)
 
 
 def test_cleanup():
@@ -301,5 +365,6 @@ if __name__ == "__main__":
     harness.run([test_start, test_send_on_change, test_send_periodic,
                  test_notifications_non_by_default, test_check_prints_reporting,
                  test_con_notifications, test_store_and_forward_outage,
+                 test_reload_deleting_device_deletes_its_queue,
                  test_gateway_mode_send_is_prefixed, test_gateway_mode_store_and_forward_outage,
-                 test_cleanup])
+                 test_gateway_mode_reload_deleting_device_deletes_its_queue, test_cleanup])

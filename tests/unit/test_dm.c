@@ -33,6 +33,9 @@ static void test_read_text(void **state) {
     /* A resource instance is a single value too. */
     assert_int_equal(dm_get(f, "3/0/6/1", -1), COAP_205_CONTENT);
     assert_string_equal(dm_text(f), "5");
+    assert_int_equal(dm_get(f, "3/0/6/1", LWM2M_CT_TEXT), COAP_205_CONTENT);
+    assert_int_equal(dmfx_opt(&f->resp, COAP_OPT_CONTENT_FORMAT), LWM2M_CT_TEXT);
+    assert_string_equal(dm_text(f), "5");
     /* The legacy text number is accepted as an Accept. */
     assert_int_equal(dm_get(f, "3/0/1", LWM2M_CT_LEGACY_TEXT), COAP_205_CONTENT);
     assert_string_equal(dm_text(f), "Model-X");

@@ -3,8 +3,12 @@
  * the engine's /25, the Update that lists prefixed instances, the DM and observe operations on
  * /prefix/... paths (Observe-Composite across devices included), and a hosted device's Send and
  * store-and-forward on the host's registration, over the mock transport of dm_test_fixture.h. */
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "dm_test_fixture.h"
 #include "observe_internal.h"
+#include "sf_store.h"
 
 struct gwfx {
     struct dmfx *f;
@@ -112,6 +116,12 @@ static void test_prefixed_read(void **state) {
     assert_string_equal(dm_text(g->f), "21.5");
     assert_int_equal(dm_get(g->f, "boiler/3303/0/5700", -1), COAP_205_CONTENT);
     assert_string_equal(dm_text(g->f), "60");
+    /* a resource instance is one value: text, with or without Accept */
+    assert_int_equal(dm_get(g->f, "dev1/3/0/6/1", LWM2M_CT_TEXT), COAP_205_CONTENT);
+    assert_int_equal(dmfx_opt(&g->f->resp, COAP_OPT_CONTENT_FORMAT), LWM2M_CT_TEXT);
+    assert_string_equal(dm_text(g->f), "5");
+    assert_int_equal(dm_get(g->f, "boiler/3/0/6/0", -1), COAP_205_CONTENT);
+    assert_string_equal(dm_text(g->f), "1");
     assert_int_equal(dm_get(g->f, "dev1/3303/0", LWM2M_CT_SENML_JSON), COAP_205_CONTENT);
     assert_non_null(strstr(dm_text(g->f), "\"bn\":\"/dev1/3303/0/\""));
     assert_int_equal(dm_get(g->f, "dev1/3303/0", LWM2M_CT_LWM2M_CBOR), COAP_406_NOT_ACCEPTABLE);
@@ -540,6 +550,78 @@ static void test_store_forward_of_device(void **state) {
     gw_free(g);
 }
 
+/* The queue file of the device hosted as prefix under the fixture's endpoint, for ssid 1. */
+static bool queue_file_exists(const char *dir, const char *prefix) {
+    char name[64], file[256], path[512];
+    snprintf(name, sizeof(name), "dm-test/%s", prefix);
+    assert_true(lwm2m_sf_file_name(name, 1, file, sizeof(file)) > 0);
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    return access(path, F_OK) == 0;
+}
+
+/* Both devices queue a Send while the server is unreachable; the files are written. */
+static void queue_both(struct gwfx *g, const char *dir) {
+    struct lwm2m_path p = P3(3303, 0, 5700);
+    struct lwm2m_report_cfg rc = {.send_ct = LWM2M_CT_SENML_JSON,
+                                  .send_paths = &p,
+                                  .send_npaths = 1,
+                                  .send_on_change = true,
+                                  .state_dir = dir};
+    g->f->srv->notification_storing = true;
+    settle_updates(g->f);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(lwm2m_endpoint_set_report(lwm2m_gwdev_endpoint(g->gw[i]), &rc), 0);
+    dmfx_loop(g->f);
+    g->f->srv->state = LWM2M_REG_IDLE;
+    set_dev_temp(g, 0, 31.0);
+    set_dev_temp(g, 1, 61.0);
+    dmfx_loop(g->f);
+    assert_true(queue_file_exists(dir, "dev1"));
+    assert_true(queue_file_exists(dir, "boiler"));
+}
+
+/* A device removed for good takes its queue file along; one that only leaves (down, shutdown)
+ * keeps it for when it is back, until lwm2m_queue_remove says it is gone for good. */
+static void test_removed_device_queue_file(void **state) {
+    (void)state;
+    char dir[] = "/tmp/gwq-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct gwfx *g = gw_new();
+    queue_both(g, dir);
+    const struct lwm2m_report_stats *st = lwm2m_engine_report_stats(g->f->eng);
+    uint64_t dropped = st->kept_dropped;
+    assert_int_equal(lwm2m_endpoint_discard_queues(lwm2m_gwdev_endpoint(g->gw[0])), 0);
+    lwm2m_endpoint_remove_device(g->gw[0]);
+    assert_false(queue_file_exists(dir, "dev1"));
+    assert_true(queue_file_exists(dir, "boiler"));
+    assert_int_equal(st->kept_dropped, dropped + 1);
+    /* down: removed without discarding, the file stays (synced with its value) */
+    lwm2m_endpoint_remove_device(g->gw[1]);
+    dmfx_loop(g->f);
+    assert_true(queue_file_exists(dir, "boiler"));
+    /* ... and back under the same prefix, the value is still there */
+    assert_int_equal(
+        lwm2m_endpoint_add_device(g->f->ep, "boiler", "plc-7", &tp_provider, &g->dev[1], &g->gw[1]),
+        0);
+    struct lwm2m_report_cfg rc = {.send_ct = LWM2M_CT_SENML_JSON, .state_dir = dir};
+    assert_int_equal(lwm2m_endpoint_set_report(lwm2m_gwdev_endpoint(g->gw[1]), &rc), 0);
+    g->f->srv->state = LWM2M_REG_REGISTERED;
+    lwm2m_obs_reg_event(g->f->srv, LWM2M_OBS_REG_UPDATED);
+    dmfx_loop(g->f);
+    const char *s = last_payload(g->f);
+    assert_non_null(strstr(s, "\"/boiler/3303/0/5700\""));
+    assert_non_null(strstr(s, "\"v\":61"));
+    /* removed for good while down: by name */
+    lwm2m_endpoint_remove_device(g->gw[1]);
+    assert_true(queue_file_exists(dir, "boiler"));
+    assert_int_equal(lwm2m_queue_remove(dir, "dm-test", "boiler", 1), 0);
+    assert_false(queue_file_exists(dir, "boiler"));
+    assert_int_equal(lwm2m_queue_remove(dir, "dm-test", "boiler", 1), 0); /* none: fine */
+    assert_int_equal(lwm2m_queue_remove(NULL, "dm-test", "boiler", 1), LWM2M_ERR_INVALID);
+    gw_free(g);
+    assert_int_equal(rmdir(dir), 0); /* nothing else was left behind */
+}
+
 static void test_remove_device(void **state) {
     (void)state;
     struct gwfx *g = gw_new();
@@ -576,6 +658,7 @@ int main(void) {
         cmocka_unit_test(test_observe_composite_device_removed),
         cmocka_unit_test(test_send_of_device_is_prefixed),
         cmocka_unit_test(test_store_forward_of_device),
+        cmocka_unit_test(test_removed_device_queue_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -459,6 +459,23 @@ static void test_remove(void **state) {
     assert_int_equal(lwm2m_sf_remove(f->dir, EP, 1), 0);
 }
 
+/* An endpoint removed for good: the synced file goes, unsynced pushes are never written. */
+static void test_discard(void **state) {
+    struct fx *f = *state;
+    struct lwm2m_sf_store *s = open_ok(f, NULL, 0);
+    push_int(s, 1);
+    assert_int_equal(lwm2m_sf_sync(s, NULL, 0), 0);
+    assert_true(file_exists(f->path));
+    push_int(s, 2); /* dirty: a close would write it */
+    assert_int_equal(lwm2m_sf_discard(s), 0);
+    assert_false(file_exists(f->path));
+    s = open_ok(f, NULL, 0);
+    assert_int_equal(lwm2m_sf_count(s), 0);
+    assert_int_equal(lwm2m_sf_discard(s), 0); /* nothing on disk: fine */
+    assert_false(file_exists(f->path));
+    assert_int_equal(lwm2m_sf_discard(NULL), 0);
+}
+
 static void test_file_names(void **state) {
     (void)state;
     char out[256];
@@ -747,6 +764,7 @@ int main(void) {
         T(test_open_errors),
         T(test_leftover_tmp_removed),
         T(test_remove),
+        T(test_discard),
         T(test_file_names),
         T(test_atomic_write_failures),
         T(test_close_reports_failed_sync),

@@ -49,6 +49,21 @@ struct lwm2m_report_cfg {
 /* Sets ep's reporting options (copied). Returns 0, LWM2M_ERR_INVALID or LWM2M_ERR_NOMEM. */
 int lwm2m_endpoint_set_report(struct lwm2m_endpoint *ep, const struct lwm2m_report_cfg *cfg);
 
+/* Store-and-forward queues of an endpoint or hosted device (its view) removed for good, e.g. a
+ * device deleted from the configuration: drops what they hold (counted as kept_dropped), deletes
+ * their files in state_dir and queues nothing more for ep until lwm2m_endpoint_set_report.
+ * Call it before lwm2m_endpoint_remove or lwm2m_endpoint_remove_device; a removal without it
+ * (shutdown, a device that is only down) keeps the files for the next run. Returns 0,
+ * LWM2M_ERR_IO (a file could not be deleted) or LWM2M_ERR_INVALID. */
+int lwm2m_endpoint_discard_queues(struct lwm2m_endpoint *ep);
+
+/* Deletes the queue file in state_dir of an endpoint that no longer exists (its queues were
+ * closed when it went away), for the server ssid: the endpoint named endpoint, or with prefix
+ * (no '/') the device hosted under that prefix by the gateway endpoint named endpoint. Returns 0
+ * (also when there was no file), LWM2M_ERR_IO or LWM2M_ERR_INVALID. */
+int lwm2m_queue_remove(const char *state_dir, const char *endpoint, const char *prefix,
+                       uint16_t ssid);
+
 /* Sends the current values of paths[0..n) (copied) as one SenML pack with timestamps, POST /dp,
  * to every server of ep that is registered with LwM2M 1.1 or later and has not muted Send
  * (/1/x/23). Returns 0 when it went to at least one server, LWM2M_ERR_STATE when every server is

@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The store-and-forward file format (sf_codec.h): entries and records to bytes and back, the
+ * versioned header, entries framed by a marker, a length and a CRC32, and the loader that skips
+ * damaged entries one by one. Pure: the queue and the files are sf_store.c's. */
+#include "sf_codec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwm2m/error.h"
+
+/* File format, version 1, integers little-endian:
+ *   header: "LWSF" u8 version u8 flags(0) u16 ssid u16 name_len name u32 crc(all before it)
+ *   entry:  E5 'S' 'F' 'E' u32 body_len body u32 crc(body_len and body)
+ *   body:   u8 kind u8 token_len token u32 nrecs record*nrecs
+ *   record: u8 depth u16 id*depth u8 type f64 time
+ *           value: none | i64 (integer, time) | u64 | f64 | u8 (bool) | u16 obj u16 inst
+ *                  | u32 len bytes (string, opaque, corelnk)
+ * Doubles are stored as their IEEE bits, so times and floats come back exactly. The marker lets
+ * the loader find the next entry after a damaged one; the CRC rules out a false match. */
+#define SF_VERSION      1u
+#define SF_HEADER_FIXED 10u /* magic, version, flags, ssid, name_len */
+
+static const uint8_t SF_MAGIC[4] = {'L', 'W', 'S', 'F'};
+static const uint8_t SF_MARK[4] = {0xE5, 'S', 'F', 'E'};
+
+/* CRC-32 (IEEE 802.3, as zlib), a nibble at a time: 64 bytes of table, plenty fast for files
+ * of a few hundred KiB written once per loop pass at most. */
+static uint32_t crc32_of(const uint8_t *p, size_t n) {
+    static const uint32_t T[16] = {0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC,
+                                   0x76DC4190, 0x6B6B51F4, 0x4DB26158, 0x5005713C,
+                                   0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
+                                   0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C};
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        crc = (crc >> 4) ^ T[crc & 15u];
+        crc = (crc >> 4) ^ T[crc & 15u];
+    }
+    return ~crc;
+}
+
+/* ---- encoding ------------------------------------------------------------------------------ */
+
+/* Output buffer sized exactly beforehand; over is a safety net, not a code path. */
+struct wbuf {
+    uint8_t *p;
+    size_t cap, len;
+    bool over;
+};
+
+static void put_bytes(struct wbuf *w, const void *src, size_t n) {
+    if (n > w->cap - w->len) {
+        w->over = true;
+        return;
+    }
+    if (n > 0) {
+        memcpy(w->p + w->len, src, n);
+    }
+    w->len += n;
+}
+
+static void put_le(struct wbuf *w, uint64_t v, unsigned nbytes) {
+    uint8_t b[8];
+    for (unsigned i = 0; i < nbytes; i++) {
+        b[i] = (uint8_t)(v >> (8u * i));
+    }
+    put_bytes(w, b, nbytes);
+}
+
+static uint64_t dbl_bits(double d) {
+    uint64_t u;
+    memcpy(&u, &d, sizeof(u));
+    return u;
+}
+
+bool sf_has_bytes(uint8_t type) {
+    return type == LWM2M_TYPE_STRING || type == LWM2M_TYPE_OPAQUE || type == LWM2M_TYPE_CORELNK;
+}
+
+/* Encoded size of a value; SIZE_MAX for a type this format does not know. */
+static size_t value_size(const struct lwm2m_value *v) {
+    switch (v->type) {
+    case LWM2M_TYPE_NONE:
+        return 0;
+    case LWM2M_TYPE_INTEGER:
+    case LWM2M_TYPE_UNSIGNED:
+    case LWM2M_TYPE_FLOAT:
+    case LWM2M_TYPE_TIME:
+        return 8;
+    case LWM2M_TYPE_BOOLEAN:
+        return 1;
+    case LWM2M_TYPE_OBJLNK:
+        return 4;
+    case LWM2M_TYPE_STRING:
+    case LWM2M_TYPE_OPAQUE:
+    case LWM2M_TYPE_CORELNK:
+        return 4 + v->v.bytes.len;
+    default:
+        return SIZE_MAX;
+    }
+}
+
+static void put_value(struct wbuf *w, const struct lwm2m_value *v) {
+    switch (v->type) {
+    case LWM2M_TYPE_INTEGER:
+    case LWM2M_TYPE_TIME:
+        put_le(w, (uint64_t)v->v.i, 8);
+        break;
+    case LWM2M_TYPE_UNSIGNED:
+        put_le(w, v->v.u, 8);
+        break;
+    case LWM2M_TYPE_FLOAT:
+        put_le(w, dbl_bits(v->v.f), 8);
+        break;
+    case LWM2M_TYPE_BOOLEAN:
+        put_le(w, v->v.b ? 1u : 0u, 1);
+        break;
+    case LWM2M_TYPE_OBJLNK:
+        put_le(w, v->v.lnk.obj, 2);
+        put_le(w, v->v.lnk.inst, 2);
+        break;
+    case LWM2M_TYPE_STRING:
+    case LWM2M_TYPE_OPAQUE:
+    case LWM2M_TYPE_CORELNK:
+        put_le(w, v->v.bytes.len, 4);
+        put_bytes(w, v->v.bytes.ptr, v->v.bytes.len);
+        break;
+    default: /* NONE carries nothing; unknown types never get into a store */
+        break;
+    }
+}
+
+static void put_entry(struct wbuf *w, const struct sf_node *nd) {
+    put_bytes(w, SF_MARK, sizeof(SF_MARK));
+    size_t start = w->len;
+    put_le(w, nd->disk - SF_ENTRY_OVERHEAD, 4);
+    put_le(w, nd->e.kind, 1);
+    put_le(w, nd->e.token_len, 1);
+    put_bytes(w, nd->e.token, nd->e.token_len);
+    put_le(w, nd->e.nrecs, 4);
+    for (size_t i = 0; i < nd->e.nrecs; i++) {
+        const struct lwm2m_record *r = &nd->recs[i];
+        put_le(w, r->path.len, 1);
+        for (uint8_t d = 0; d < r->path.len; d++) {
+            put_le(w, r->path.ids[d], 2);
+        }
+        put_le(w, r->value.type, 1);
+        put_le(w, dbl_bits(r->time), 8);
+        put_value(w, &r->value);
+    }
+    if (!w->over) {
+        put_le(w, crc32_of(w->p + start, w->len - start), 4);
+    }
+}
+
+int sf_encode_image(const char *name, uint16_t ssid, const struct sf_queue *q, size_t bytes,
+                    uint8_t **out, size_t *len) {
+    size_t nlen = strlen(name);
+    size_t hdr = SF_HEADER_FIXED + nlen + 4;
+    struct wbuf w = {malloc(hdr + bytes), hdr + bytes, 0, false};
+    if (w.p == NULL) {
+        return LWM2M_ERR_NOMEM;
+    }
+    put_bytes(&w, SF_MAGIC, sizeof(SF_MAGIC));
+    put_le(&w, SF_VERSION, 1);
+    put_le(&w, 0, 1);
+    put_le(&w, ssid, 2);
+    put_le(&w, nlen, 2);
+    put_bytes(&w, name, nlen);
+    put_le(&w, crc32_of(w.p, w.len), 4);
+    const struct sf_node *nd;
+    TAILQ_FOREACH(nd, q, link) {
+        put_entry(&w, nd);
+    }
+    if (w.over || w.len != w.cap) { /* the size bookkeeping is wrong: a bug, not a file error */
+        free(w.p);
+        return LWM2M_ERR_INVALID;
+    }
+    *out = w.p;
+    *len = w.len;
+    return 0;
+}
+
+/* ---- entries ------------------------------------------------------------------------------- */
+
+struct sf_node *sf_node_new(size_t nrecs, size_t nbytes) {
+    struct sf_node *nd = calloc(1, sizeof(*nd) + nrecs * sizeof(nd->recs[0]) + nbytes);
+    if (nd != NULL) {
+        nd->e.nrecs = nrecs;
+        nd->e.recs = nd->recs;
+    }
+    return nd;
+}
+
+uint8_t *sf_node_tail(struct sf_node *nd) {
+    return (uint8_t *)&nd->recs[nd->e.nrecs];
+}
+
+bool sf_record_ok(const struct lwm2m_record *r) {
+    if (r->path.len > LWM2M_PATH_MAX_DEPTH || r->value.type > LWM2M_TYPE_CORELNK) {
+        return false;
+    }
+    for (uint8_t d = 0; d < r->path.len; d++) {
+        if (r->path.ids[d] > LWM2M_ID_MAX) {
+            return false;
+        }
+    }
+    if (sf_has_bytes(r->value.type)) {
+        const struct lwm2m_bytes *b = &r->value.v.bytes;
+        return b->len <= UINT32_MAX && (b->len == 0 || b->ptr != NULL);
+    }
+    return true;
+}
+
+size_t sf_record_size(const struct lwm2m_record *r) {
+    return SF_RECORD_MIN + 2u * r->path.len + value_size(&r->value);
+}
+
+/* ---- decoding ------------------------------------------------------------------------------ */
+
+/* Bounds-checked reader; a short read sets bad and yields zeros. */
+struct rbuf {
+    const uint8_t *p;
+    size_t len, pos;
+    bool bad;
+};
+
+static uint64_t get_le(struct rbuf *r, unsigned nbytes) {
+    if (r->bad || nbytes > r->len - r->pos) {
+        r->bad = true;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (unsigned i = 0; i < nbytes; i++) {
+        v |= (uint64_t)r->p[r->pos + i] << (8u * i);
+    }
+    r->pos += nbytes;
+    return v;
+}
+
+/* n bytes in place (borrowed from the buffer), or NULL and bad. */
+static const uint8_t *get_span(struct rbuf *r, size_t n) {
+    if (r->bad || n > r->len - r->pos) {
+        r->bad = true;
+        return NULL;
+    }
+    r->pos += n;
+    return r->p + r->pos - n;
+}
+
+static double get_dbl(struct rbuf *r) {
+    uint64_t u = get_le(r, 8);
+    double d;
+    memcpy(&d, &u, sizeof(d));
+    return d;
+}
+
+static void get_value(struct rbuf *r, struct lwm2m_value *v) {
+    switch (v->type) {
+    case LWM2M_TYPE_NONE:
+        break;
+    case LWM2M_TYPE_INTEGER:
+    case LWM2M_TYPE_TIME:
+        v->v.i = (int64_t)get_le(r, 8);
+        break;
+    case LWM2M_TYPE_UNSIGNED:
+        v->v.u = get_le(r, 8);
+        break;
+    case LWM2M_TYPE_FLOAT:
+        v->v.f = get_dbl(r);
+        break;
+    case LWM2M_TYPE_BOOLEAN: {
+        uint64_t b = get_le(r, 1);
+        r->bad = r->bad || b > 1;
+        v->v.b = b == 1;
+        break;
+    }
+    case LWM2M_TYPE_OBJLNK:
+        v->v.lnk.obj = (uint16_t)get_le(r, 2);
+        v->v.lnk.inst = (uint16_t)get_le(r, 2);
+        break;
+    case LWM2M_TYPE_STRING:
+    case LWM2M_TYPE_OPAQUE:
+    case LWM2M_TYPE_CORELNK: {
+        size_t n = (size_t)get_le(r, 4);
+        v->v.bytes.ptr = get_span(r, n);
+        v->v.bytes.len = r->bad ? 0 : n;
+        break;
+    }
+    default:
+        r->bad = true;
+        break;
+    }
+}
+
+/* Reads one record; its bytes stay borrowed from the reader's buffer. */
+static void get_record(struct rbuf *r, struct lwm2m_record *rec) {
+    memset(rec, 0, sizeof(*rec));
+    uint64_t depth = get_le(r, 1);
+    r->bad = r->bad || depth > LWM2M_PATH_MAX_DEPTH;
+    rec->path.len = r->bad ? 0 : (uint8_t)depth;
+    for (uint8_t d = 0; d < rec->path.len; d++) {
+        rec->path.ids[d] = (uint16_t)get_le(r, 2);
+        r->bad = r->bad || rec->path.ids[d] > LWM2M_ID_MAX;
+    }
+    rec->value.type = (uint8_t)get_le(r, 1);
+    rec->time = get_dbl(r);
+    rec->has_time = true;
+    get_value(r, &rec->value);
+}
+
+/* Decodes an entry body (its CRC already verified) into a new node. Two passes: the first
+ * validates and sizes, so the allocation is exact and bounded by the body's length. */
+static int decode_body(const uint8_t *p, size_t n, struct sf_node **out) {
+    struct rbuf r = {p, n, 0, false};
+    uint8_t kind = (uint8_t)get_le(&r, 1);
+    uint8_t tlen = (uint8_t)get_le(&r, 1);
+    r.bad =
+        r.bad || (kind != LWM2M_SF_NOTIFY && kind != LWM2M_SF_SEND) || tlen > LWM2M_SF_TOKEN_MAX;
+    const uint8_t *token = get_span(&r, tlen);
+    uint32_t nrecs = (uint32_t)get_le(&r, 4);
+    if (r.bad || nrecs == 0 || nrecs > (n - r.pos) / SF_RECORD_MIN) {
+        return LWM2M_ERR_FORMAT;
+    }
+    size_t recs_at = r.pos, nbytes = 0;
+    struct lwm2m_record rec;
+    for (uint32_t i = 0; i < nrecs && !r.bad; i++) {
+        get_record(&r, &rec);
+        nbytes += sf_has_bytes(rec.value.type) ? rec.value.v.bytes.len : 0;
+    }
+    if (r.bad || r.pos != n) {
+        return LWM2M_ERR_FORMAT;
+    }
+    struct sf_node *nd = sf_node_new(nrecs, nbytes);
+    if (nd == NULL) {
+        return LWM2M_ERR_NOMEM;
+    }
+    nd->disk = n + SF_ENTRY_OVERHEAD;
+    nd->e.kind = kind;
+    nd->e.token_len = tlen;
+    memcpy(nd->e.token, token, tlen);
+    r.pos = recs_at;
+    uint8_t *tail = sf_node_tail(nd);
+    for (uint32_t i = 0; i < nrecs; i++) {
+        get_record(&r, &nd->recs[i]);
+        struct lwm2m_value *v = &nd->recs[i].value;
+        if (sf_has_bytes(v->type) && v->v.bytes.len > 0) {
+            memcpy(tail, v->v.bytes.ptr, v->v.bytes.len);
+            v->v.bytes.ptr = tail;
+            tail += v->v.bytes.len;
+        }
+    }
+    *out = nd;
+    return 0;
+}
+
+/* Checks the framing of the entry at p and decodes it. Returns 0 with *used, LWM2M_ERR_FORMAT
+ * with *what, or LWM2M_ERR_NOMEM. */
+static int parse_entry(const uint8_t *p, size_t n, size_t *used, struct sf_node **out,
+                       const char **what) {
+    if (n < SF_ENTRY_OVERHEAD) {
+        *what = memcmp(p, SF_MARK, n < 4 ? n : 4) == 0 ? "truncated entry" : "garbage at end";
+        return LWM2M_ERR_FORMAT;
+    }
+    if (memcmp(p, SF_MARK, sizeof(SF_MARK)) != 0) {
+        *what = "no entry marker";
+        return LWM2M_ERR_FORMAT;
+    }
+    struct rbuf r = {p, n, 4, false};
+    size_t blen = (size_t)get_le(&r, 4);
+    if (blen > n - SF_ENTRY_OVERHEAD) {
+        *what = "entry runs past the end of the file (truncated?)";
+        return LWM2M_ERR_FORMAT;
+    }
+    r.pos = 8 + blen;
+    if ((uint32_t)get_le(&r, 4) != crc32_of(p + 4, 4 + blen)) {
+        *what = "entry checksum mismatch";
+        return LWM2M_ERR_FORMAT;
+    }
+    int rc = decode_body(p + 8, blen, out);
+    if (rc == LWM2M_ERR_FORMAT) {
+        *what = "invalid entry content";
+    }
+    *used = blen + SF_ENTRY_OVERHEAD;
+    return rc;
+}
+
+/* Checks the header; returns 0 with *pos after it, or LWM2M_ERR_FORMAT with *what. */
+static int parse_header(const char *want, uint16_t want_ssid, const uint8_t *p, size_t n,
+                        size_t *pos, const char **what) {
+    struct rbuf r = {p, n, 4, false};
+    if (n < SF_HEADER_FIXED || memcmp(p, SF_MAGIC, sizeof(SF_MAGIC)) != 0) {
+        *what = n < SF_HEADER_FIXED ? "truncated header" : "not a store-and-forward file (magic)";
+        return LWM2M_ERR_FORMAT;
+    }
+    uint64_t version = get_le(&r, 1), flags = get_le(&r, 1), ssid = get_le(&r, 2);
+    size_t nlen = (size_t)get_le(&r, 2);
+    if (version != SF_VERSION || flags != 0) {
+        *what = "unsupported format version";
+        return LWM2M_ERR_FORMAT;
+    }
+    if (nlen + 4 > n - r.pos) {
+        *what = "truncated header";
+        return LWM2M_ERR_FORMAT;
+    }
+    const uint8_t *name = p + r.pos;
+    r.pos += nlen;
+    if ((uint32_t)get_le(&r, 4) != crc32_of(p, SF_HEADER_FIXED + nlen)) {
+        *what = "header checksum mismatch";
+        return LWM2M_ERR_FORMAT;
+    }
+    if (ssid != want_ssid || nlen != strlen(want) || memcmp(name, want, nlen) != 0) {
+        *what = "file belongs to another endpoint or server";
+        return LWM2M_ERR_FORMAT;
+    }
+    *pos = r.pos;
+    return 0;
+}
+
+/* Next offset at or after from where an entry marker starts; len when there is none. */
+static size_t resync(const uint8_t *p, size_t len, size_t from) {
+    while (from < len) {
+        const uint8_t *m = memchr(p + from, SF_MARK[0], len - from);
+        if (m == NULL) {
+            return len;
+        }
+        size_t at = (size_t)(m - p);
+        if (len - at >= sizeof(SF_MARK) && memcmp(m, SF_MARK, sizeof(SF_MARK)) == 0) {
+            return at; /* a partial marker at the end is just part of the damaged region */
+        }
+        from = at + 1;
+    }
+    return len;
+}
+
+void sf_report_damage(struct sf_report *rep, size_t off, const char *what) {
+    if (rep->damaged++ == 0) {
+        rep->first_off = off;
+        rep->first_what = what;
+    }
+}
+
+int sf_parse_image(const uint8_t *p, size_t n, const char *name, uint16_t ssid, sf_admit_fn admit,
+                   void *ctx, struct sf_report *rep) {
+    size_t pos = 0;
+    const char *what = NULL;
+    if (parse_header(name, ssid, p, n, &pos, &what) != 0) {
+        sf_report_damage(rep, 0, what);
+        return 0;
+    }
+    while (pos < n) {
+        size_t used = 0;
+        struct sf_node *nd = NULL;
+        int rc = parse_entry(p + pos, n - pos, &used, &nd, &what);
+        if (rc == LWM2M_ERR_NOMEM) {
+            return rc;
+        }
+        if (rc == 0) {
+            admit(ctx, nd);
+            pos += used;
+        } else if (used > 0) { /* framing fine, content not: skip exactly this entry */
+            sf_report_damage(rep, pos, what);
+            pos += used;
+        } else {
+            sf_report_damage(rep, pos, what);
+            pos = resync(p, n, pos + 1);
+        }
+    }
+    return 0;
+}
