@@ -347,6 +347,10 @@ static int ep_open_socket(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint
     int rc = coap_udp_open(ep->eng->base, &bind, &ep->eng->udp_stats, &ep->tp);
     if (rc != 0)
         return rc;
+    /* An endpoint talks to its server(s) only, and contacts them first: a connected socket saves
+     * the kernel's route lookup per Notify and drops stray peers' datagrams early. A second
+     * server simply turns it off for this socket (transport.h). */
+    (void)coap_udp_set_single_peer(ep->tp, true);
     rc = coap_endpoint_new(&ep->eng->env, ep->tp, lwm2m_dm_handle, ep, &ep->coap);
     if (rc != 0)
         return rc;
@@ -391,8 +395,13 @@ int lwm2m_endpoint_add(struct lwm2m_engine *e, const struct lwm2m_endpoint_cfg *
     }
     if (out != NULL)
         *out = ep;
-    for (uint16_t i = 0; i < ep->nservers; i++)
-        lwm2m_reg_start(&ep->servers[i]);
+    static const struct timeval next_pass = {0, 0};
+    for (uint16_t i = 0; i < ep->nservers; i++) {
+        if (cfg->defer_register) /* the timer of an idle registration starts it */
+            evtimer_add(ep->servers[i].timer, &next_pass);
+        else
+            lwm2m_reg_start(&ep->servers[i]);
+    }
     return 0;
 }
 
