@@ -121,7 +121,9 @@ static int host_open(struct gw *g) {
     if (host == NULL)
         return LWM2M_ERR_NOMEM;
     host->g = g;
-    struct lwm2m_endpoint_cfg ec = {.name = name, .servers = srv, .nservers = n};
+    /* Register on the next pass: the devices attached in this one are then in the Register. */
+    struct lwm2m_endpoint_cfg ec = {
+        .name = name, .servers = srv, .nservers = n, .defer_register = true};
     int rc = lwm2m_endpoint_add(g->eng, &ec, &self_provider, host, &g->host);
     if (rc != 0) {
         free(host);

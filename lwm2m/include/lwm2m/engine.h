@@ -81,6 +81,9 @@ struct lwm2m_endpoint_cfg {
     /* Local address the endpoint's socket binds to (numeric, port 0 = ephemeral); NULL binds
      * the wildcard address of each server's family. */
     const char *bind_host;
+    /* The first Register goes out on the next loop pass instead of at once, so that what the
+     * caller adds in this pass (gateway mode: its hosted devices) is in it, not in an Update. */
+    bool defer_register;
 };
 
 struct lwm2m_engine_cfg {
