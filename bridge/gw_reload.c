@@ -50,7 +50,7 @@ static bool adapter_eq(const struct cfg_adapter *a, const struct cfg_adapter *b)
            str_eq(a->tls.key, b->tls.key) && str_eq(a->tls.psk, b->tls.psk) &&
            str_eq(a->tls.psk_identity, b->tls.psk_identity) && a->protocol == b->protocol &&
            a->clean_session == b->clean_session && a->keepalive_s == b->keepalive_s &&
-           a->qos == b->qos;
+           a->session_expiry_s == b->session_expiry_s && a->qos == b->qos;
 }
 
 static bool device_eq(const struct cfg_device *a, const struct cfg_device *b) {
