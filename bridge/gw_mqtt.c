@@ -87,6 +87,8 @@ static uint8_t want_type(const struct lwm2m_resource_def *def) {
     }
 }
 
+#define QOS_ADAPTER 0xFF /* a point without its own `qos`: fill_cfg gives it the adapter's */
+
 /* The point of one MQTT-bound resource (def from the model). Same order of formats in cfg and
  * mq: text, json, hex, base64. */
 static int point_from(struct gw *g, const struct cfg_binding *cb,
@@ -99,6 +101,7 @@ static int point_from(struct gw *g, const struct cfg_binding *cb,
     p->format = (enum mq_format)b->format;
     p->json_pointer = b->json;
     p->type = want_type(def);
+    p->qos = b->has_qos ? b->qos : QOS_ADAPTER;
     if (b->has_write) {
         p->cmd_topic = pool_tmpl(pool, g, b->write.topic);
         p->cmd_format = (enum mq_format)b->write.format;
@@ -190,16 +193,22 @@ static int fill_cfg(struct gw *g, struct gw_adapter *ga, struct br_device **devs
         if (!is_rule_of(cd, ga))
             continue;
         size_t k = rule_points(g, cd, pool, *pts + used, &rc);
+        /* The discover filter carries its devices' topics: the highest QoS any of them asks. */
+        uint8_t qos = ga->cfg->qos;
+        for (size_t j = 0; j < k; j++)
+            if ((*pts)[used + j].qos != QOS_ADAPTER && (*pts)[used + j].qos > qos)
+                qos = (*pts)[used + j].qos;
         rules[mc->n_discovery++] = (struct mq_discovery_cfg){.topic = cd->discover,
                                                              .availability_topic = cd->availability,
                                                              .max_devices = cd->max_devices,
                                                              .points = *pts + used,
                                                              .n_points = k,
-                                                             .qos = ga->cfg->qos};
+                                                             .qos = qos};
         used += k;
     }
     for (size_t i = 0; i < used; i++)
-        (*pts)[i].qos = ga->cfg->qos;
+        if ((*pts)[i].qos == QOS_ADAPTER)
+            (*pts)[i].qos = ga->cfg->qos;
     return rc;
 }
 

@@ -32,7 +32,7 @@ static bool binding_eq(const struct cfg_binding *a, const struct cfg_binding *b)
     }
     const struct cfg_mqtt_binding *x = &a->u.mqtt, *y = &b->u.mqtt;
     return str_eq(x->topic, y->topic) && str_eq(x->json, y->json) && x->format == y->format &&
-           x->has_write == y->has_write &&
+           x->has_qos == y->has_qos && x->qos == y->qos && x->has_write == y->has_write &&
            (!x->has_write ||
             (str_eq(x->write.topic, y->write.topic) && str_eq(x->write.json, y->write.json) &&
              x->write.qos == y->write.qos && x->write.retain == y->write.retain &&

@@ -212,6 +212,8 @@ struct cfg_mqtt_binding {
     const char *topic; /* template ({gateway} {device} {unit}); NULL for a write-only binding */
     const char *json;  /* RFC 6901 JSON pointer into the payload; NULL: the whole payload */
     enum cfg_mq_format format; /* default json when `json` is given, else text */
+    uint8_t qos;               /* subscription QoS of topic, 0..2, when has_qos */
+    bool has_qos;              /* false: the adapter's `qos` */
     bool has_write;
     struct {
         const char *topic; /* template */

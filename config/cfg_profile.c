@@ -248,10 +248,18 @@ static const struct cfg_directive mqtt_dirs[] = {
     MQ("topic", topic, CFG_D_STR),
     MQ("json", json, CFG_D_STR),
     MQ("format", format, CFG_D_ENUM, .def = "text", ENUM_OF(cfg_mq_format_names)),
+    MQ("qos", qos, CFG_D_UINT, .min = 0, .max = 2),
     {.name = "write", .type = CFG_D_CUSTOM, .fn = mqtt_write_fn},
 };
 
 static void mqtt_post(struct cfg_ctx *ctx, const struct cfg_node *m, struct cfg_mqtt_binding *b) {
+    const struct cfg_node *q = cfg_map_get(m, "qos");
+    b->has_qos = q != NULL;
+    if (q != NULL && b->topic == NULL) {
+        size_t saved = cfg_path_push(ctx, "qos");
+        cfg_err(ctx, q, "qos is the subscription QoS of `topic`, and this binding has none");
+        cfg_path_pop(ctx, saved);
+    }
     if (b->topic != NULL) {
         size_t saved = cfg_path_push(ctx, "topic");
         topic_check(ctx, cfg_map_get(m, "topic"), b->topic);
@@ -293,7 +301,7 @@ static int binding_parse(struct cfg_ctx *ctx, const struct cfg_node *n, struct c
     } else {
         /* No key says which kind: suggest from every binding key, the likeliest typo target. */
         static const char *const all[] = {"read",     "write", "type", "order",  "scale", "offset",
-                                          "readback", "topic", "json", "format", "value"};
+                                          "readback", "topic", "json", "format", "qos",   "value"};
         for (size_t i = 0; i < n->n; i++) {
             const struct cfg_node *k = n->kids[2 * i];
             const char *s = k->kind == CFG_N_SCALAR ? cfg_suggest(k->s, all, CFG_COUNT(all)) : NULL;

@@ -11,6 +11,7 @@ brings it back); SIGHUP keeps discovered endpoints, or rediscovers them when the
 /metrics counts MQTT traffic. Prints `N passed, M failed`."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -57,7 +58,7 @@ profiles:
           json: /on
           write: {{ topic: "sensors/{{device}}/set", json: /on, qos: 1 }}
   plug:
-    3306: {{ 0: {{ 5850: {{ topic: "plugs/{{device}}/relay",
+    3306: {{ 0: {{ 5850: {{ topic: "plugs/{{device}}/relay", qos: 2,
                          write: {{ topic: "plugs/{{device}}/relay/set", qos: 1 }} }} }} }}
     3331: {{ 0: {{ 5822: {{ write: {{ topic: "plugs/{{device}}/reset", qos: 1 }} }} }} }}
 devices:
@@ -152,6 +153,13 @@ def test_discovery_registers_each_device():
     assert m['lwm2m_gateway_mqtt_discovered_total{adapter="broker"}'] == N, m
     assert m['lwm2m_gateway_endpoints{state="registered"}'] == N + 1, m
     harness.wait_for(lambda: http("/readyz")[0] == 200, timeout=5, what="/readyz 200")
+    # Subscription QoS: the adapter's (1) for the discover filter, the binding's own (2) for
+    # plug-1's relay topic, as the broker logged each SUBSCRIBE ("<client> <qos> <filter>").
+    with open(os.path.join(S["broker"].dir, "broker.log"), encoding="utf-8",
+              errors="replace") as f:
+        subs = re.findall(r"^\d+: \S+ (\d) (\S+)$", f.read(), re.M)
+    assert ("1", "sensors/+/state") in subs, subs
+    assert ("2", "plugs/plug-1/relay") in subs, subs
 
 
 def test_read_and_notify():

@@ -65,6 +65,9 @@ class Broker:
         conf = os.path.join(self.dir, "mosquitto.conf")
         with open(conf, "w") as f:
             f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % self.port)
+            # the default kinds, and each SUBSCRIBE as "<client> <qos> <filter>" for tests
+            f.write("".join("log_type %s\n" % t for t in
+                            ("error", "warning", "notice", "information", "subscribe")))
             # Started as root, mosquitto drops to its own user and could not write its
             # database into our temp dir: stay the user we are.
             f.write("user %s\n" % pwd.getpwuid(os.getuid()).pw_name)

@@ -403,6 +403,35 @@ static void test_mqtt_session_expiry(void **state) {
     assert_non_null(strstr(buf, "expected 0..4294967295 seconds"));
 }
 
+/* A binding's own subscription QoS; absent means the adapter's. */
+static void test_mqtt_binding_qos(void **state) {
+    (void)state;
+    char buf[512];
+    const struct cfg *cfg;
+    struct cfg_errors errs;
+    assert_int_equal(load(MIN_LWM2M "profiles:\n"
+                                    "  p:\n"
+                                    "    3303: { 0: { 5700: { topic: t/a, qos: 2 },\n"
+                                    "                 5701: { topic: t/b } } }\n",
+                          &cfg, &errs),
+                     0);
+    const struct cfg_profile *p = cfg_profile_find(cfg, "p");
+    assert_non_null(p);
+    assert_int_equal(p->nres, 2);
+    assert_true(p->res[0].b.u.mqtt.has_qos);
+    assert_int_equal(p->res[0].b.u.mqtt.qos, 2);
+    assert_false(p->res[1].b.u.mqtt.has_qos);
+    cfg_free(cfg);
+    first_error(MIN_LWM2M "profiles: { p: { 3303: { 0: { 5700: { topic: t/a, qos: 3 } } } } }\n",
+                buf, sizeof(buf));
+    assert_non_null(strstr(buf, "profiles.p.3303.0.5700.qos"));
+    first_error(MIN_LWM2M "profiles: { p: { 3303: { 0: { 5700: { write: { topic: t/s },\n"
+                          "  qos: 1 } } } } }\n",
+                buf, sizeof(buf));
+    assert_non_null(
+        strstr(buf, "qos is the subscription QoS of `topic`, and this binding has none"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_duration),
@@ -415,6 +444,7 @@ int main(void) {
         cmocka_unit_test(test_good_file),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_mqtt_session_expiry),
+        cmocka_unit_test(test_mqtt_binding_qos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
