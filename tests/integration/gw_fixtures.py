@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Config pieces shared by the gateway integration tests (not a test itself)."""
+"""Config pieces and helpers shared by the gateway integration tests (not a test itself)."""
+import urllib.error
+import urllib.request
 
 
 def meter_and_thermo(mb_port):
@@ -19,3 +21,13 @@ def meter_and_thermo(mb_port):
         "    3: { 0: { 0: Thermo Inc, 1: T-100 } }",
         "    3303: { 0: { 5700: 21.5, 5701: Cel } }",
     ]
+
+
+def http_get(port, path):
+    """GET http://127.0.0.1:port/path from the gateway's HTTP listener: (status, body text),
+    also for an error status."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()

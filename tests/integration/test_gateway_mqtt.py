@@ -17,10 +17,9 @@ import signal
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import harness
+from gw_fixtures import http_get
 from lwm2m_server import CT_TEXT, LwM2MServer
 from mb_common import free_tcp_port
 from test_mqtt import MOSQUITTO_SUB, Broker, Publisher
@@ -69,11 +68,7 @@ devices:
 
 
 def http(path):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (S["http"], path), timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    return http_get(S["http"], path)
 
 
 def metrics():

@@ -14,11 +14,9 @@ import struct
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import harness
-from gw_fixtures import meter_and_thermo
+from gw_fixtures import http_get, meter_and_thermo
 from lwm2m_server import CT_SENML_JSON, CT_TEXT, LwM2MServer, senml_values
 from mb_common import PyModbus, free_tcp_port
 
@@ -67,11 +65,7 @@ def write_config(devices, down_deregister=None):
 
 
 def http(path):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (S["http"], path), timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    return http_get(S["http"], path)
 
 
 def gw_log():

@@ -15,9 +15,9 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
 
 import harness
+from gw_fixtures import http_get
 from lwm2m_server import CT_TEXT, LwM2MServer
 from mb_common import Bench, MbPoll, PyModbus, check_exception_and_dead_unit, check_types, \
     check_writes, free_tcp_port, words
@@ -299,8 +299,7 @@ def test_gateway_absent_register_exception():
     assert read("/3316/0/5700").code == "2.05"
     assert "unit 1: Illegal data address" not in gw_log()
     # /metrics counts the exceptions, and no garbled frame from a well-behaved peer
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % S["http"], timeout=5) as r:
-        text = r.read().decode()
+    text = http_get(S["http"], "/metrics")[1]
     m = re.search(r'^lwm2m_gateway_bus_errors_total\{adapter="gw485",kind="exception"\} (\d+)$',
                   text, re.M)
     assert m and int(m.group(1)) >= 1, text
