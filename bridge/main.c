@@ -46,6 +46,10 @@ static void print_adapter(const struct cfg_adapter *a, int w) {
         printf("%s:%u, MQTT %s%s, keepalive %us, timeout %s", a->host, (unsigned)a->port,
                a->protocol == 5 ? "5" : "3.1.1", a->tls.enabled ? " over TLS" : "",
                (unsigned)a->keepalive_s, t);
+        if (!a->clean_session && a->protocol == 5)
+            printf(", persistent session (expiry %us)", (unsigned)a->session_expiry_s);
+        else if (!a->clean_session)
+            printf(", persistent session");
         break;
     case CFG_ADAPTER_MODBUS_TCP:
     case CFG_ADAPTER_MODBUS_RTU_OVER_TCP:
@@ -110,6 +114,10 @@ static void describe(const struct cfg *cfg, const struct cfg_device *d, const st
                  m->has_write ? (m->topic ? " write " : "write ") : "", t2,
                  m->has_write && m->write.json ? " json " : "",
                  m->has_write && m->write.json ? m->write.json : "");
+        if (m->has_qos) {
+            size_t len = strlen(o);
+            snprintf(o + len, cap - len, " qos %u", (unsigned)m->qos);
+        }
         break;
     case CFG_BIND_CONST:
     default:

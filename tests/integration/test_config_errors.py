@@ -497,6 +497,17 @@ def check_cli(tmp):
     r = run(["check", "--config", "conf/gw.yaml"], tmp)
     report("cli/key-file-next-to-config", r.returncode == 0 and "16-byte key" in r.stdout,
            ": %d %r" % (r.returncode, r.stderr))
+    # check shows an MQTT 5 persistent session with its expiry, and a binding's own QoS
+    with open(os.path.join(tmp, "mq5.yaml"), "w") as f:
+        f.write("lwm2m: {servers: [{uri: 'coap://127.0.0.1'}]}\n"
+                "adapters: [{name: b, type: mqtt, host: h, protocol: 5, clean_session: false,\n"
+                "            client_id: gw1, session_expiry: 10m}]\n"
+                "profiles: {p: {3303: {0: {5700: {topic: 't/{device}', qos: 2}}}}}\n"
+                "devices: [{name: s1, adapter: b, profile: p}]\n")
+    r = run(["check", "-c", "mq5.yaml"], tmp)
+    report("cli/mqtt5-session-and-qos", r.returncode == 0 and
+           "MQTT 5, keepalive 60s, timeout 5s, persistent session (expiry 600s)" in r.stdout and
+           "topic t/s1 qos 2" in r.stdout, ": %d %r %r" % (r.returncode, r.stdout, r.stderr))
 
 
 def main():
