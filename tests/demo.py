@@ -5,6 +5,7 @@ their topics, and the test LwM2M server (libcoap3). Shows each device registerin
 endpoint, then values changing on the buses and arriving at the server as notifications, until
 Ctrl-C (or --duration seconds)."""
 import argparse
+import functools
 import math
 import os
 import shutil
@@ -45,12 +46,20 @@ def publish(port, sensor, temp, hum):
 
 
 def start_peers(tmp):
-    srv = LwM2MServer().start()
-    mb_port = free_tcp_port()
-    spec = {"units": {"1": {"hr": f32_regs(230.0) + [0] * 8, "ir": [0] * 10 + [0, 0],
-                            "co": [0, 0, 0, 0]}}}
-    mb = PyModbus(spec, tcp_port=mb_port)
-    broker = Broker()
+    # Ctrl-C signals the whole foreground process group. The peers go in sessions of their own
+    # so that only the demo and the gateway see it: the LwM2M server must still be there to
+    # answer the gateway's De-registers before the demo stops it.
+    popen = subprocess.Popen
+    subprocess.Popen = functools.partial(popen, start_new_session=True)
+    try:
+        srv = LwM2MServer().start()
+        mb_port = free_tcp_port()
+        spec = {"units": {"1": {"hr": f32_regs(230.0) + [0] * 8, "ir": [0] * 10 + [0, 0],
+                                "co": [0, 0, 0, 0]}}}
+        mb = PyModbus(spec, tcp_port=mb_port)
+        broker = Broker()
+    finally:
+        subprocess.Popen = popen
     env = dict(os.environ, DEMO_LWM2M_PORT=str(srv.port), DEMO_MODBUS_PORT=str(mb_port),
                DEMO_MQTT_PORT=str(broker.port), DEMO_HTTP_PORT=str(free_tcp_port()),
                DEMO_STATE_DIR=os.path.join(tmp, "state"))
