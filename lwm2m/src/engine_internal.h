@@ -103,6 +103,9 @@ struct lwm2m_gwdev {
 struct lwm2m_gwdev *lwm2m_gwdev_find(struct lwm2m_endpoint *host, const char *name, size_t len);
 /* gwdev.c: the device of host at /25/iid, or NULL. */
 struct lwm2m_gwdev *lwm2m_gwdev_by_iid(struct lwm2m_endpoint *host, uint16_t iid);
+/* gwdev.c: the first device of host with that Device ID (/25/iid/0), or NULL. A queued
+ * cross-device notification names its devices by ID, which outlives a prefix change. */
+struct lwm2m_gwdev *lwm2m_gwdev_by_id(struct lwm2m_endpoint *host, const char *device_id);
 /* gwdev.c: a decode cfg's prefix_of for host (ctx): the device's /25 instance id, or
  * LWM2M_ERR_NOTFOUND. */
 int lwm2m_gwdev_prefix_of(void *host, const char *s, size_t n);

@@ -145,6 +145,13 @@ struct lwm2m_gwdev *lwm2m_gwdev_by_iid(struct lwm2m_endpoint *host, uint16_t iid
     return NULL;
 }
 
+struct lwm2m_gwdev *lwm2m_gwdev_by_id(struct lwm2m_endpoint *host, const char *device_id) {
+    for (struct lwm2m_gwdev *d = host->gwdevs; d != NULL; d = d->next)
+        if (strcmp(d->device_id, device_id) == 0)
+            return d;
+    return NULL;
+}
+
 int lwm2m_gwdev_prefix_of(void *host, const char *s, size_t n) {
     struct lwm2m_gwdev *d = lwm2m_gwdev_find(host, s, n);
     return d != NULL ? d->iid : LWM2M_ERR_NOTFOUND;

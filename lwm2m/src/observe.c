@@ -303,10 +303,9 @@ static void obs_notify_error(struct lwm2m_obs *o, int err) {
 }
 
 /* Whether o's values go through the store-and-forward queue. An Observe-Composite across
- * gateway devices does not: its records carry several prefixes, which a queue entry cannot
- * name, so it is notified directly while registered (and ends with the registration). */
+ * gateway devices does too, in the host's queue, as entries naming each record's device. */
 static bool obs_kept(const struct lwm2m_obs *o) {
-    return o->devs == NULL && lwm2m_keep_active(o->ep, o->srv);
+    return lwm2m_keep_active(o->ep, o->srv);
 }
 
 /* Store-and-forward: the value goes into the server's queue, stamped now; the pass delivers
@@ -315,9 +314,12 @@ static int obs_keep(struct lwm2m_obs *o, uint64_t now) {
     double cur = o->ev.prev;
     if (o->ev.has_num)
         obs_read_num(o, &cur);
-    int rc =
-        lwm2m_keep_push(o->ep, o->srv, LWM2M_SF_NOTIFY, o->co.token, o->co.token_len,
-                        o->paths != NULL ? o->paths : &o->path, o->paths != NULL ? o->npaths : 1);
+    int rc = o->devs != NULL
+                 ? lwm2m_keep_push_gw(o->ep, o->srv, o->co.token, o->co.token_len, o->paths,
+                                      o->devs, o->npaths)
+                 : lwm2m_keep_push(o->ep, o->srv, LWM2M_SF_NOTIFY, o->co.token, o->co.token_len,
+                                   o->paths != NULL ? o->paths : &o->path,
+                                   o->paths != NULL ? o->npaths : 1);
     if (rc == LWM2M_ERR_NOTFOUND && o->paths == NULL) {
         obs_notify_error(o, rc); /* the target is gone */
         return LWM2M_ERR_CANCELLED;
@@ -496,14 +498,14 @@ static struct lwm2m_obs *obs_by_token(struct lwm2m_endpoint *ep, struct lwm2m_se
 }
 
 int lwm2m_obs_deliver(struct lwm2m_endpoint *ep, struct lwm2m_server *s, const uint8_t *token,
-                      size_t token_len, const struct lwm2m_record *recs, size_t n, coap_done_fn cb,
-                      void *ctx, uint32_t *id) {
+                      size_t token_len, const struct lwm2m_record *recs, const char *const *pfx,
+                      size_t n, coap_done_fn cb, void *ctx, uint32_t *id) {
     struct lwm2m_obs *o = obs_by_token(ep, s, token, token_len);
     uint8_t *body = NULL;
     size_t len = 0;
     if (o == NULL)
         return LWM2M_ERR_NOTFOUND;
-    int rc = lwm2m_recset_encode_prefix(&o->path, o->ep->prefix, recs, n, o->ct, &body, &len);
+    int rc = lwm2m_recset_encode_each(&o->path, o->ep->prefix, pfx, recs, n, o->ct, &body, &len);
     if (rc != 0)
         return rc == LWM2M_ERR_NOMEM ? rc : LWM2M_ERR_NOTFOUND; /* e.g. text for 2 values */
     struct coap_msg m;
@@ -588,22 +590,8 @@ static struct lwm2m_obs *obs_take(struct lwm2m_dm_req *r, bool composite) {
     return o;
 }
 
-/* The path list of an Observe-Composite: paths[n], and devs[n] (NULL unless the list spans
- * several gateway devices). Both malloc'ed; the observation takes them. */
-struct obs_list {
-    struct lwm2m_path *paths;
-    struct lwm2m_gwdev **devs;
-    size_t n;
-};
-
-static void obs_list_free(struct obs_list *l) {
-    free(l->paths);
-    free(l->devs);
-    *l = (struct obs_list){0};
-}
-
 /* Creates the observation after a successful first read and answers with Observe. */
-static int obs_start(struct lwm2m_dm_req *r, bool composite, struct obs_list *l, int accept) {
+static int obs_start(struct lwm2m_dm_req *r, bool composite, struct lwm2m_obs_list *l, int accept) {
     struct lwm2m_obs tmp = {.ep = r->ep, .srv = r->srv, .path = r->path, .accept = accept};
     tmp.paths = l->paths;
     tmp.devs = l->devs;
@@ -615,7 +603,7 @@ static int obs_start(struct lwm2m_dm_req *r, bool composite, struct obs_list *l,
     struct lwm2m_obs *o = rc == 0 ? obs_take(r, composite) : NULL;
     if (o == NULL) {
         free(body);
-        obs_list_free(l);
+        lwm2m_obs_list_free(l);
         return lwm2m_dm_reply_err(r, rc != 0 ? rc : LWM2M_ERR_NOMEM);
     }
     free(o->paths);
@@ -637,110 +625,13 @@ static int obs_start(struct lwm2m_dm_req *r, bool composite, struct obs_list *l,
     return rc;
 }
 
-/* A path of the list with the device it names (gateway mode; NULL: the endpoint itself). */
-struct dpath {
-    struct lwm2m_path path;
-    struct lwm2m_gwdev *dev;
-};
-
-static int cmp_dpaths(const void *a, const void *b) {
-    const struct dpath *x = a, *y = b;
-    int xi = x->dev != NULL ? x->dev->iid : -1, yi = y->dev != NULL ? y->dev->iid : -1;
-    if (xi != yi)
-        return xi < yi ? -1 : 1;
-    return lwm2m_path_cmp(&x->path, &y->path);
-}
-
-/* Sorted by (device, path), and none covered by another of its device: each value once, in
- * the order LwM2M CBOR needs. Fills l (devs only when several devices are named). */
-static int obs_list_make(struct dpath *dp, size_t cnt, bool mixed, struct obs_list *l) {
-    size_t k = 0;
-    qsort(dp, cnt, sizeof(*dp), cmp_dpaths);
-    for (size_t i = 0; i < cnt; i++)
-        if (k == 0 || dp[i].dev != dp[k - 1].dev ||
-            !lwm2m_path_has_prefix(&dp[i].path, &dp[k - 1].path))
-            dp[k++] = dp[i];
-    l->paths = malloc(k * sizeof(*l->paths) + 1);
-    l->devs = mixed ? malloc(k * sizeof(*l->devs) + 1) : NULL;
-    if (l->paths == NULL || (mixed && l->devs == NULL)) {
-        obs_list_free(l);
-        return LWM2M_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < k; i++) {
-        l->paths[i] = dp[i].path;
-        if (mixed)
-            l->devs[i] = dp[i].dev;
-    }
-    l->n = k;
-    return 0;
-}
-
-/* The request's path list. Gateway mode: the names may carry device prefixes ("/dev1/...").
- * Paths of one device make an observation on that device's view (r->ep is switched to it);
- * paths of several devices, or of devices and the gateway itself, one on the host that reads
- * each path through its device's view (r->ep is the host). */
-static int composite_decode(struct lwm2m_dm_req *r, unsigned cf, struct obs_list *l) {
-    struct lwm2m_endpoint *host = r->ep->gwdev != NULL ? r->ep->gwdev->host : r->ep;
-    uint16_t devs[LWM2M_DM_PATHS_MAX];
-    struct lwm2m_path p[LWM2M_DM_PATHS_MAX];
-    struct dpath dp[LWM2M_DM_PATHS_MAX];
-    struct lwm2m_decode_cfg dc = {.ct = cf};
-    size_t cnt = 0;
-    bool mixed = false;
-    if (host->gwdevs != NULL) {
-        dc.prefix_of = lwm2m_gwdev_prefix_of;
-        dc.prefix_ctx = host;
-    }
-    int rc =
-        lwm2m_decode_paths_gw(&dc, r->in->body, r->in->body_len, p, devs, LWM2M_DM_PATHS_MAX, &cnt);
-    for (size_t i = 0; rc == 0 && i < cnt; i++) {
-        struct lwm2m_endpoint *ep = lwm2m_gwdev_view(host, devs[i]);
-        if (ep == NULL)
-            return LWM2M_ERR_NOTFOUND;
-        dp[i] = (struct dpath){p[i], ep->gwdev};
-        mixed = mixed || devs[i] != devs[0];
-        if (p[i].len >= 1 && lwm2m_dm_oid_protected(p[i].ids[0]))
-            rc = LWM2M_DM_ERR_UNAUTHORIZED;
-    }
-    if (rc == 0 && cnt == 0)
-        rc = LWM2M_ERR_FORMAT;
-    if (rc != 0)
-        return rc;
-    r->ep = mixed ? host : lwm2m_gwdev_view(host, devs[0]);
-    return obs_list_make(dp, cnt, mixed, l);
-}
-
-/* Observe-Composite (Transport 1.1.1 §6.4.3, FETCH with Observe 0): the SenML list of paths in
- * the request format, the answer in Accept or else that format (as Read-Composite). */
-static int composite_setup(struct lwm2m_dm_req *r, struct obs_list *l, int *ct) {
-    int cf = r->has_cf ? lwm2m_ct_normalize(r->cf) : LWM2M_ERR_FORMAT;
-    if (cf != LWM2M_CT_SENML_JSON && cf != LWM2M_CT_SENML_CBOR)
-        return r->has_cf ? LWM2M_DM_ERR_BAD_CT : LWM2M_ERR_FORMAT;
-    int ac = r->has_accept ? lwm2m_ct_normalize(r->accept) : cf;
-    if (ac != LWM2M_CT_SENML_JSON && ac != LWM2M_CT_SENML_CBOR && ac != LWM2M_CT_LWM2M_CBOR)
-        return LWM2M_DM_ERR_NOT_ACCEPTABLE;
-    int rc = composite_decode(r, (unsigned)cf, l);
-    if (rc == 0 && (r->ep->prefix != NULL || l->devs != NULL) && ac == LWM2M_CT_LWM2M_CBOR)
-        rc = LWM2M_DM_ERR_NOT_ACCEPTABLE; /* LwM2M CBOR cannot name a device prefix */
-    if (rc != 0) {
-        obs_list_free(l);
-        if (rc == LWM2M_ERR_UNSUPPORTED)
-            return LWM2M_DM_ERR_BAD_CT;
-        if (rc == LWM2M_ERR_NOTFOUND || rc == LWM2M_DM_ERR_NOT_ACCEPTABLE || rc == LWM2M_ERR_NOMEM)
-            return rc;
-        return rc == LWM2M_ERR_NOSPACE || rc == LWM2M_DM_ERR_UNAUTHORIZED ? rc : LWM2M_ERR_FORMAT;
-    }
-    *ct = ac;
-    return 0;
-}
-
 /* A cancel with another token than the registration's (§3.6 asks for the same one, not every
  * server does): the Observe-Composite of this server with the same list of paths. */
 static struct lwm2m_obs *obs_match_paths(struct lwm2m_dm_req *r) {
-    struct obs_list l = {0};
+    struct lwm2m_obs_list l = {0};
     int ct = 0;
     struct lwm2m_dm_req routed = *r; /* gateway mode: the device view (or host) the paths name */
-    if (composite_setup(&routed, &l, &ct) != 0)
+    if (lwm2m_obs_composite_setup(&routed, &l, &ct) != 0)
         return NULL;
     struct lwm2m_obs *o = routed.ep->obs != NULL ? routed.ep->obs->head : NULL;
     for (; o != NULL; o = o->next) {
@@ -754,7 +645,7 @@ static struct lwm2m_obs *obs_match_paths(struct lwm2m_dm_req *r) {
         if (i == l.n)
             break;
     }
-    obs_list_free(&l);
+    lwm2m_obs_list_free(&l);
     return o;
 }
 
@@ -775,13 +666,13 @@ int lwm2m_obs_request(struct lwm2m_dm_req *r, uint32_t observe) {
         return obs_cancel(r, composite);
     if (observe != 0)
         return composite ? lwm2m_dm_read_composite(r) : lwm2m_dm_read(r);
-    struct obs_list l = {0};
+    struct lwm2m_obs_list l = {0};
     if (!composite)
         return obs_start(r, false, &l, r->has_accept ? (int)r->accept : -1);
     if (r->path.len != 0)
         return lwm2m_dm_reply_err(r, LWM2M_DM_ERR_NOT_ALLOWED);
     int ct = 0;
-    int rc = composite_setup(r, &l, &ct);
+    int rc = lwm2m_obs_composite_setup(r, &l, &ct);
     if (rc != 0)
         return lwm2m_dm_reply_err(r, rc);
     return obs_start(r, true, &l, ct);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Internals of Information Reporting: the pure notification-attribute logic (observe_attr.c),
- * the observation store and its hooks for dm.c, registration.c and engine.c (observe.c), and
- * Send (send.c). Not a public header. */
+ * the observation store and its hooks for dm.c, registration.c and engine.c (observe.c), the
+ * path list of an Observe-Composite (observe_list.c), and Send and store-and-forward (send.c).
+ * Not a public header. */
 #ifndef LWM2M_OBSERVE_INTERNAL_H
 #define LWM2M_OBSERVE_INTERNAL_H
 
@@ -113,13 +114,38 @@ int lwm2m_recset_encode(const struct lwm2m_path *req, const struct lwm2m_record 
 int lwm2m_recset_encode_prefix(const struct lwm2m_path *req, const char *prefix,
                                const struct lwm2m_record *recs, size_t n, unsigned ct,
                                uint8_t **body, size_t *len);
+/* Same with recs[i] under pfx[i] (NULL: none) when pfx is given, else all under prefix. */
+int lwm2m_recset_encode_each(const struct lwm2m_path *req, const char *prefix,
+                             const char *const *pfx, const struct lwm2m_record *recs, size_t n,
+                             unsigned ct, uint8_t **body, size_t *len);
+
+/* ---- observe_list.c ------------------------------------------------------------------------- */
+
+/* The path list of an Observe-Composite: paths[n], and devs[n] (NULL unless the list spans
+ * several gateway devices). Both malloc'ed; the observation takes them, else lwm2m_obs_list_free().
+ */
+struct lwm2m_obs_list {
+    struct lwm2m_path *paths;
+    struct lwm2m_gwdev **devs;
+    size_t n;
+};
+void lwm2m_obs_list_free(struct lwm2m_obs_list *l);
+/* Observe-Composite (Transport 1.1.1 §6.4.3): checks r's formats and decodes its path list into
+ * l and the answer format into *ct. Gateway mode: r->ep becomes the device view the paths name,
+ * or the host when they span devices (l->devs set). Returns 0 or an error for the reply (l
+ * freed). */
+int lwm2m_obs_composite_setup(struct lwm2m_dm_req *r, struct lwm2m_obs_list *l, int *ct);
+
+/* ---- observe.c: store-and-forward ----------------------------------------------------------- */
 
 /* Store-and-forward delivery of a kept notification: recs encoded in the format of the
- * observation of server s with that token, sent CON with cb. Returns 0, LWM2M_ERR_NOTFOUND (no
- * such observation any more) or the CoAP layer's error. */
+ * observation of server s with that token, sent CON with cb; names under ep's prefix or, when
+ * pfx is given (a cross-device entry on the host), recs[i] under pfx[i] (NULL: none). recs and
+ * pfx are borrowed for the call. Returns 0, LWM2M_ERR_NOTFOUND (no such observation any more)
+ * or the CoAP layer's error. */
 int lwm2m_obs_deliver(struct lwm2m_endpoint *ep, struct lwm2m_server *s, const uint8_t *token,
-                      size_t token_len, const struct lwm2m_record *recs, size_t n, coap_done_fn cb,
-                      void *ctx, uint32_t *id);
+                      size_t token_len, const struct lwm2m_record *recs, const char *const *pfx,
+                      size_t n, coap_done_fn cb, void *ctx, uint32_t *id);
 /* Ends the observation of s with that token, if any (the server answered RST). */
 void lwm2m_obs_forget(struct lwm2m_endpoint *ep, struct lwm2m_server *s, const uint8_t *token,
                       size_t token_len);
@@ -173,6 +199,14 @@ bool lwm2m_keep_active(const struct lwm2m_endpoint *ep, const struct lwm2m_serve
 int lwm2m_keep_push(struct lwm2m_endpoint *ep, struct lwm2m_server *s, int kind,
                     const uint8_t *token, size_t token_len, const struct lwm2m_path *paths,
                     size_t n);
+/* Gateway mode, an Observe-Composite across devices: reads paths[i] through devs[i]'s view
+ * (NULL: host itself) as lwm2m_recset_read_gw does and queues the records as one cross-device
+ * notification in host's queue, each record with its device's Device ID. At delivery the IDs
+ * are mapped to the prefixes the devices have then; records of devices gone are left out.
+ * Returns like lwm2m_keep_push. */
+int lwm2m_keep_push_gw(struct lwm2m_endpoint *host, struct lwm2m_server *s, const uint8_t *token,
+                       size_t token_len, const struct lwm2m_path *paths,
+                       struct lwm2m_gwdev *const *devs, size_t n);
 /* From the pass: delivers queue heads, syncs dirty queues; returns the next deadline or 0. */
 uint64_t lwm2m_keep_run(struct lwm2m_endpoint *ep, uint64_t now);
 /* The server answered a Register/Update: a delivery waiting after a timeout may go now. */

@@ -148,6 +148,12 @@ int lwm2m_recset_encode_prefix(const struct lwm2m_path *req, const char *prefix,
     return recset_encode(req, prefix, NULL, recs, n, ct, body, len);
 }
 
+int lwm2m_recset_encode_each(const struct lwm2m_path *req, const char *prefix,
+                             const char *const *pfx, const struct lwm2m_record *recs, size_t n,
+                             unsigned ct, uint8_t **body, size_t *len) {
+    return recset_encode(req, prefix, pfx, recs, n, ct, body, len);
+}
+
 int lwm2m_recset_encode_set(const struct lwm2m_path *req, const struct lwm2m_recset *rs,
                             unsigned ct, uint8_t **body, size_t *len) {
     return recset_encode(req, NULL, rs->pfx, rs->recs, rs->n, ct, body, len);
@@ -174,11 +180,10 @@ static uint16_t send_ct(struct lwm2m_endpoint *ep) {
     return ep->obs != NULL ? ep->obs->send.ct : LWM2M_CT_SENML_CBOR;
 }
 
-/* Reads paths for s into rs, every record stamped now: the server learns when the values were
- * taken, not when they arrived. 0, LWM2M_ERR_NOTFOUND (nothing readable) or an error. */
-static int send_read(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
-                     const struct lwm2m_path *paths, size_t n, struct lwm2m_recset *rs) {
-    int rc = lwm2m_recset_read(ep, s, paths, n, rs);
+/* Stamps every record of a read rs now: the server learns when the values were taken, not when
+ * they arrived. rc is the read's result: 0, LWM2M_ERR_NOTFOUND (nothing readable) or an error,
+ * and then rs is freed. */
+static int recset_stamp(struct lwm2m_endpoint *ep, int rc, struct lwm2m_recset *rs) {
     if (rc == 0 && rs->n == 0)
         rc = LWM2M_ERR_NOTFOUND;
     double t = (double)coap_clock_real_ms(ep->eng->env.clock) / 1000.0;
@@ -191,15 +196,22 @@ static int send_read(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
     return rc;
 }
 
-/* POST /dp of records (CON); cb gets the outcome. */
+/* Reads paths for s into rs, every record stamped now (recset_stamp). */
+static int send_read(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
+                     const struct lwm2m_path *paths, size_t n, struct lwm2m_recset *rs) {
+    return recset_stamp(ep, lwm2m_recset_read(ep, s, paths, n, rs), rs);
+}
+
+/* POST /dp of records (CON), named under ep's prefix or, when pfx is given, each under its own
+ * (pfx[i], NULL: none); cb gets the outcome. */
 static int send_recs(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
-                     const struct lwm2m_record *recs, size_t n, coap_done_fn cb, void *ctx,
-                     uint32_t *id) {
+                     const struct lwm2m_record *recs, const char *const *pfx, size_t n,
+                     coap_done_fn cb, void *ctx, uint32_t *id) {
     static const struct lwm2m_path root = {.len = 0};
     uint8_t *body = NULL;
     size_t len = 0;
     uint16_t ct = send_ct(ep);
-    int rc = lwm2m_recset_encode_prefix(&root, ep->prefix, recs, n, ct, &body, &len);
+    int rc = lwm2m_recset_encode_each(&root, ep->prefix, pfx, recs, n, ct, &body, &len);
     if (rc != 0)
         return rc;
     struct coap_msg m;
@@ -222,7 +234,7 @@ static int send_to(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
     int rc = send_read(ep, s, paths, n, &rs);
     if (rc != 0)
         return rc;
-    rc = send_recs(ep, s, rs.recs, rs.n, send_done, ep->eng, NULL);
+    rc = send_recs(ep, s, rs.recs, NULL, rs.n, send_done, ep->eng, NULL);
     lwm2m_recset_free(&rs);
     return rc;
 }
@@ -400,6 +412,22 @@ int lwm2m_keep_setup(struct lwm2m_endpoint *ep, const struct lwm2m_report_cfg *c
     return 0;
 }
 
+/* Queues the records read into rs (freed here) as one entry of k, cross-device with ids. */
+static int keep_store(struct lwm2m_keep_srv *k, int kind, const uint8_t *token, size_t token_len,
+                      struct lwm2m_recset *rs, const char *const *ids) {
+    struct lwm2m_endpoint *ep = k->ep;
+    uint64_t dropped = lwm2m_sf_dropped(k->store);
+    int rc = lwm2m_sf_push_devs(k->store, (enum lwm2m_sf_kind)kind, token, token_len, rs->recs, ids,
+                                rs->n);
+    lwm2m_recset_free(rs);
+    ep->eng->report_stats.kept_overflow += lwm2m_sf_dropped(k->store) - dropped;
+    if (rc == 0) {
+        ep->eng->report_stats.kept++;
+        lwm2m_obs_kick(ep);
+    }
+    return rc;
+}
+
 int lwm2m_keep_push(struct lwm2m_endpoint *ep, struct lwm2m_server *s, int kind,
                     const uint8_t *token, size_t token_len, const struct lwm2m_path *paths,
                     size_t n) {
@@ -408,16 +436,37 @@ int lwm2m_keep_push(struct lwm2m_endpoint *ep, struct lwm2m_server *s, int kind,
     if (k == NULL)
         return LWM2M_ERR_STATE;
     int rc = send_read(ep, s, paths, n, &rs);
+    return rc == 0 ? keep_store(k, kind, token, token_len, &rs, NULL) : rc;
+}
+
+/* The Device ID of the device among devs[0..n) whose view names its records with pfx (the
+ * pointer the recset took from the view); "" for the host's own records. */
+static const char *keep_dev_id(const char *pfx, struct lwm2m_gwdev *const *devs, size_t n) {
+    for (size_t i = 0; pfx != NULL && i < n; i++)
+        if (devs[i] != NULL && devs[i]->view.prefix == pfx)
+            return devs[i]->device_id;
+    return "";
+}
+
+int lwm2m_keep_push_gw(struct lwm2m_endpoint *host, struct lwm2m_server *s, const uint8_t *token,
+                       size_t token_len, const struct lwm2m_path *paths,
+                       struct lwm2m_gwdev *const *devs, size_t n) {
+    struct lwm2m_keep_srv *k = keep_of(host, s);
+    struct lwm2m_recset rs;
+    if (k == NULL)
+        return LWM2M_ERR_STATE;
+    int rc = recset_stamp(host, lwm2m_recset_read_gw(host, s, paths, devs, n, &rs), &rs);
     if (rc != 0)
         return rc;
-    uint64_t dropped = lwm2m_sf_dropped(k->store);
-    rc = lwm2m_sf_push(k->store, (enum lwm2m_sf_kind)kind, token, token_len, rs.recs, rs.n);
-    lwm2m_recset_free(&rs);
-    ep->eng->report_stats.kept_overflow += lwm2m_sf_dropped(k->store) - dropped;
-    if (rc == 0) {
-        ep->eng->report_stats.kept++;
-        lwm2m_obs_kick(ep);
+    const char **ids = malloc(rs.n * sizeof(*ids));
+    if (ids == NULL) {
+        lwm2m_recset_free(&rs);
+        return LWM2M_ERR_NOMEM;
     }
+    for (size_t i = 0; i < rs.n; i++)
+        ids[i] = keep_dev_id(rs.pfx[i], devs, n);
+    rc = keep_store(k, LWM2M_SF_NOTIFY, token, token_len, &rs, ids);
+    free(ids);
     return rc;
 }
 
@@ -446,19 +495,65 @@ static void keep_done(void *ctx, int err, const struct coap_msg *resp,
     lwm2m_obs_kick(k->ep);
 }
 
-/* Sends the head: as a notification while its observation exists, else as Send (1.1+). */
-static int keep_deliver(struct lwm2m_keep_srv *k, const struct lwm2m_sf_entry *e) {
-    uint64_t id = e->id;
+/* The records of a cross-device entry whose devices are still hosted, each with its device's
+ * prefix now (malloc'ed; records borrowed from the entry). */
+struct keep_pick {
+    struct lwm2m_record *recs;
+    const char **pfx;
+    size_t n;
+};
+
+/* Fills p from e for host: a device removed since is left out (its values have nowhere to go
+ * under the registration), one re-added under another prefix gets the new one. Returns 0,
+ * LWM2M_ERR_DECLINED (no record left) or LWM2M_ERR_NOMEM. */
+static int keep_pick(struct lwm2m_endpoint *host, const struct lwm2m_sf_entry *e,
+                     struct keep_pick *p) {
+    p->n = 0;
+    p->recs = malloc(e->nrecs * sizeof(*p->recs));
+    p->pfx = malloc(e->nrecs * sizeof(*p->pfx));
+    if (p->recs == NULL || p->pfx == NULL)
+        return LWM2M_ERR_NOMEM;
+    for (size_t i = 0; i < e->nrecs; i++) {
+        struct lwm2m_gwdev *d = NULL;
+        if (e->dev_ids[i][0] != '\0' && (d = lwm2m_gwdev_by_id(host, e->dev_ids[i])) == NULL)
+            continue;
+        p->pfx[p->n] = d != NULL ? d->path_prefix : NULL;
+        p->recs[p->n++] = e->recs[i];
+    }
+    return p->n > 0 ? 0 : LWM2M_ERR_DECLINED;
+}
+
+/* Sends recs (with pfx: each under its own prefix) as a notification while the observation
+ * exists, else as Send (1.1+). */
+static int keep_send(struct lwm2m_keep_srv *k, const struct lwm2m_sf_entry *e,
+                     const struct lwm2m_record *recs, const char *const *pfx, size_t n) {
     int rc = LWM2M_ERR_NOTFOUND;
     k->as_send = false;
     if (e->kind == LWM2M_SF_NOTIFY)
-        rc = lwm2m_obs_deliver(k->ep, k->s, e->token, e->token_len, e->recs, e->nrecs, keep_done, k,
+        rc = lwm2m_obs_deliver(k->ep, k->s, e->token, e->token_len, recs, pfx, n, keep_done, k,
                                &k->xchg);
     if (rc == LWM2M_ERR_NOTFOUND) {
         if (k->s->version < 1 || k->s->mute_send)
             return LWM2M_ERR_DECLINED; /* LwM2M 1.0 has no Send; muted: nowhere to go */
         k->as_send = true;
-        rc = send_recs(k->ep, k->s, e->recs, e->nrecs, keep_done, k, &k->xchg);
+        rc = send_recs(k->ep, k->s, recs, pfx, n, keep_done, k, &k->xchg);
+    }
+    return rc;
+}
+
+/* Sends the head; a cross-device one with the prefixes its devices have now. */
+static int keep_deliver(struct lwm2m_keep_srv *k, const struct lwm2m_sf_entry *e) {
+    uint64_t id = e->id;
+    int rc;
+    if (e->dev_ids != NULL) {
+        struct keep_pick p;
+        rc = keep_pick(k->ep, e, &p);
+        if (rc == 0)
+            rc = keep_send(k, e, p.recs, p.pfx, p.n);
+        free(p.recs);
+        free(p.pfx);
+    } else {
+        rc = keep_send(k, e, e->recs, NULL, e->nrecs);
     }
     if (rc == 0) {
         k->busy = true;

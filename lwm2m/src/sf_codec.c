@@ -9,17 +9,25 @@
 
 #include "lwm2m/error.h"
 
-/* File format, version 1, integers little-endian:
+/* File format, version 2, integers little-endian:
  *   header: "LWSF" u8 version u8 flags(0) u16 ssid u16 name_len name u32 crc(all before it)
  *   entry:  E5 'S' 'F' 'E' u32 body_len body u32 crc(body_len and body)
  *   body:   u8 kind u8 token_len token u32 nrecs record*nrecs
- *   record: u8 depth u16 id*depth u8 type f64 time
+ *           kind: 1 notify, 2 send; | 0x80 (version 2 only): the records of several gateway
+ *           devices, each record then preceded by its device's Device ID
+ *   record: [u16 id_len id (no NUL; empty: the gateway itself), only with kind & 0x80]
+ *           u8 depth u16 id*depth u8 type f64 time
  *           value: none | i64 (integer, time) | u64 | f64 | u8 (bool) | u16 obj u16 inst
  *                  | u32 len bytes (string, opaque, corelnk)
- * Doubles are stored as their IEEE bits, so times and floats come back exactly. The marker lets
- * the loader find the next entry after a damaged one; the CRC rules out a false match. */
-#define SF_VERSION      1u
-#define SF_HEADER_FIXED 10u /* magic, version, flags, ssid, name_len */
+ * Version 1 is the same without the 0x80 kind. The encoder writes version 1 when no entry needs
+ * version 2, so a queue without cross-device entries stays readable by a build that only knows
+ * version 1 (a downgrade keeps it). Doubles are stored as their IEEE bits, so times and floats
+ * come back exactly. The marker lets the loader find the next entry after a damaged one; the
+ * CRC rules out a false match. */
+#define SF_VERSION      2u
+#define SF_VERSION_1    1u
+#define SF_KIND_DEVS    0x80u /* the kind bit of a cross-device entry (version 2) */
+#define SF_HEADER_FIXED 10u   /* magic, version, flags, ssid, name_len */
 
 static const uint8_t SF_MAGIC[4] = {'L', 'W', 'S', 'F'};
 static const uint8_t SF_MARK[4] = {0xE5, 'S', 'F', 'E'};
@@ -132,15 +140,20 @@ static void put_value(struct wbuf *w, const struct lwm2m_value *v) {
 }
 
 static void put_entry(struct wbuf *w, const struct sf_node *nd) {
+    const char *const *ids = nd->e.dev_ids;
     put_bytes(w, SF_MARK, sizeof(SF_MARK));
     size_t start = w->len;
     put_le(w, nd->disk - SF_ENTRY_OVERHEAD, 4);
-    put_le(w, nd->e.kind, 1);
+    put_le(w, nd->e.kind | (ids != NULL ? SF_KIND_DEVS : 0u), 1);
     put_le(w, nd->e.token_len, 1);
     put_bytes(w, nd->e.token, nd->e.token_len);
     put_le(w, nd->e.nrecs, 4);
     for (size_t i = 0; i < nd->e.nrecs; i++) {
         const struct lwm2m_record *r = &nd->recs[i];
+        if (ids != NULL) {
+            put_le(w, strlen(ids[i]), 2);
+            put_bytes(w, ids[i], strlen(ids[i]));
+        }
         put_le(w, r->path.len, 1);
         for (uint8_t d = 0; d < r->path.len; d++) {
             put_le(w, r->path.ids[d], 2);
@@ -162,14 +175,18 @@ int sf_encode_image(const char *name, uint16_t ssid, const struct sf_queue *q, s
     if (w.p == NULL) {
         return LWM2M_ERR_NOMEM;
     }
+    unsigned version = SF_VERSION_1;
+    const struct sf_node *nd;
+    TAILQ_FOREACH(nd, q, link) {
+        version = nd->e.dev_ids != NULL ? SF_VERSION : version;
+    }
     put_bytes(&w, SF_MAGIC, sizeof(SF_MAGIC));
-    put_le(&w, SF_VERSION, 1);
+    put_le(&w, version, 1);
     put_le(&w, 0, 1);
     put_le(&w, ssid, 2);
     put_le(&w, nlen, 2);
     put_bytes(&w, name, nlen);
     put_le(&w, crc32_of(w.p, w.len), 4);
-    const struct sf_node *nd;
     TAILQ_FOREACH(nd, q, link) {
         put_entry(&w, nd);
     }
@@ -184,17 +201,30 @@ int sf_encode_image(const char *name, uint16_t ssid, const struct sf_queue *q, s
 
 /* ---- entries ------------------------------------------------------------------------------- */
 
-struct sf_node *sf_node_new(size_t nrecs, size_t nbytes) {
-    struct sf_node *nd = calloc(1, sizeof(*nd) + nrecs * sizeof(nd->recs[0]) + nbytes);
+/* Layout: the node, recs[nrecs], with devs the device ID pointers [nrecs], then the bytes (a
+ * record's size is a multiple of a pointer's alignment, so the pointers need no padding). */
+struct sf_node *sf_node_new(size_t nrecs, bool devs, size_t nbytes) {
+    size_t ids = devs ? nrecs * sizeof(const char *) : 0;
+    struct sf_node *nd = calloc(1, sizeof(*nd) + nrecs * sizeof(nd->recs[0]) + ids + nbytes);
     if (nd != NULL) {
         nd->e.nrecs = nrecs;
         nd->e.recs = nd->recs;
+        nd->e.dev_ids = devs ? (const char *const *)(void *)&nd->recs[nrecs] : NULL;
     }
     return nd;
 }
 
+const char **sf_node_ids(struct sf_node *nd) {
+    return nd->e.dev_ids != NULL ? (const char **)(void *)&nd->recs[nd->e.nrecs] : NULL;
+}
+
 uint8_t *sf_node_tail(struct sf_node *nd) {
-    return (uint8_t *)&nd->recs[nd->e.nrecs];
+    size_t ids = nd->e.dev_ids != NULL ? nd->e.nrecs * sizeof(const char *) : 0;
+    return (uint8_t *)&nd->recs[nd->e.nrecs] + ids;
+}
+
+size_t sf_dev_id_size(const char *id) {
+    return 2u + strlen(id);
 }
 
 bool sf_record_ok(const struct lwm2m_record *r) {
@@ -294,6 +324,15 @@ static void get_value(struct rbuf *r, struct lwm2m_value *v) {
     }
 }
 
+/* Reads a record's Device ID (cross-device entries): its length, *at its bytes in the buffer.
+ * A NUL inside would not survive as a C string: damage. */
+static size_t get_dev_id(struct rbuf *r, const uint8_t **at) {
+    size_t n = (size_t)get_le(r, 2);
+    *at = get_span(r, n);
+    r->bad = r->bad || (n > 0 && memchr(*at, 0, n) != NULL);
+    return r->bad ? 0 : n;
+}
+
 /* Reads one record; its bytes stay borrowed from the reader's buffer. */
 static void get_record(struct rbuf *r, struct lwm2m_record *rec) {
     memset(rec, 0, sizeof(*rec));
@@ -310,12 +349,52 @@ static void get_record(struct rbuf *r, struct lwm2m_record *rec) {
     get_value(r, &rec->value);
 }
 
-/* Decodes an entry body (its CRC already verified) into a new node. Two passes: the first
- * validates and sizes, so the allocation is exact and bounded by the body's length. */
-static int decode_body(const uint8_t *p, size_t n, struct sf_node **out) {
+/* The first pass over the records of a body: validates them and sums the bytes a node needs
+ * for their strings and Device IDs (each with its NUL). */
+static void size_records(struct rbuf *r, uint32_t nrecs, bool devs, size_t *nbytes) {
+    struct lwm2m_record rec;
+    const uint8_t *id;
+    for (uint32_t i = 0; i < nrecs && !r->bad; i++) {
+        *nbytes += devs ? get_dev_id(r, &id) + 1u : 0u;
+        get_record(r, &rec);
+        *nbytes += sf_has_bytes(rec.value.type) ? rec.value.v.bytes.len : 0;
+    }
+}
+
+/* The second pass: the records into nd, their bytes and Device IDs copied to its tail. */
+static void fill_records(struct rbuf *r, struct sf_node *nd) {
+    uint8_t *tail = sf_node_tail(nd);
+    const char **ids = sf_node_ids(nd);
+    for (size_t i = 0; i < nd->e.nrecs; i++) {
+        if (ids != NULL) {
+            const uint8_t *id;
+            size_t n = get_dev_id(r, &id);
+            if (n > 0) {
+                memcpy(tail, id, n);
+            }
+            tail[n] = '\0';
+            ids[i] = (const char *)tail;
+            tail += n + 1;
+        }
+        get_record(r, &nd->recs[i]);
+        struct lwm2m_value *v = &nd->recs[i].value;
+        if (sf_has_bytes(v->type) && v->v.bytes.len > 0) {
+            memcpy(tail, v->v.bytes.ptr, v->v.bytes.len);
+            v->v.bytes.ptr = tail;
+            tail += v->v.bytes.len;
+        }
+    }
+}
+
+/* Decodes an entry body (its CRC already verified) of a file of that version into a new node.
+ * Two passes: the first validates and sizes, so the allocation is exact and bounded by the
+ * body's length. */
+static int decode_body(const uint8_t *p, size_t n, unsigned version, struct sf_node **out) {
     struct rbuf r = {p, n, 0, false};
     uint8_t kind = (uint8_t)get_le(&r, 1);
     uint8_t tlen = (uint8_t)get_le(&r, 1);
+    bool devs = version >= SF_VERSION && (kind & SF_KIND_DEVS) != 0;
+    kind &= devs ? (uint8_t)~SF_KIND_DEVS : 0xFFu;
     r.bad =
         r.bad || (kind != LWM2M_SF_NOTIFY && kind != LWM2M_SF_SEND) || tlen > LWM2M_SF_TOKEN_MAX;
     const uint8_t *token = get_span(&r, tlen);
@@ -324,15 +403,11 @@ static int decode_body(const uint8_t *p, size_t n, struct sf_node **out) {
         return LWM2M_ERR_FORMAT;
     }
     size_t recs_at = r.pos, nbytes = 0;
-    struct lwm2m_record rec;
-    for (uint32_t i = 0; i < nrecs && !r.bad; i++) {
-        get_record(&r, &rec);
-        nbytes += sf_has_bytes(rec.value.type) ? rec.value.v.bytes.len : 0;
-    }
+    size_records(&r, nrecs, devs, &nbytes);
     if (r.bad || r.pos != n) {
         return LWM2M_ERR_FORMAT;
     }
-    struct sf_node *nd = sf_node_new(nrecs, nbytes);
+    struct sf_node *nd = sf_node_new(nrecs, devs, nbytes);
     if (nd == NULL) {
         return LWM2M_ERR_NOMEM;
     }
@@ -341,24 +416,15 @@ static int decode_body(const uint8_t *p, size_t n, struct sf_node **out) {
     nd->e.token_len = tlen;
     memcpy(nd->e.token, token, tlen);
     r.pos = recs_at;
-    uint8_t *tail = sf_node_tail(nd);
-    for (uint32_t i = 0; i < nrecs; i++) {
-        get_record(&r, &nd->recs[i]);
-        struct lwm2m_value *v = &nd->recs[i].value;
-        if (sf_has_bytes(v->type) && v->v.bytes.len > 0) {
-            memcpy(tail, v->v.bytes.ptr, v->v.bytes.len);
-            v->v.bytes.ptr = tail;
-            tail += v->v.bytes.len;
-        }
-    }
+    fill_records(&r, nd);
     *out = nd;
     return 0;
 }
 
 /* Checks the framing of the entry at p and decodes it. Returns 0 with *used, LWM2M_ERR_FORMAT
  * with *what, or LWM2M_ERR_NOMEM. */
-static int parse_entry(const uint8_t *p, size_t n, size_t *used, struct sf_node **out,
-                       const char **what) {
+static int parse_entry(const uint8_t *p, size_t n, unsigned version, size_t *used,
+                       struct sf_node **out, const char **what) {
     if (n < SF_ENTRY_OVERHEAD) {
         *what = memcmp(p, SF_MARK, n < 4 ? n : 4) == 0 ? "truncated entry" : "garbage at end";
         return LWM2M_ERR_FORMAT;
@@ -378,7 +444,7 @@ static int parse_entry(const uint8_t *p, size_t n, size_t *used, struct sf_node 
         *what = "entry checksum mismatch";
         return LWM2M_ERR_FORMAT;
     }
-    int rc = decode_body(p + 8, blen, out);
+    int rc = decode_body(p + 8, blen, version, out);
     if (rc == LWM2M_ERR_FORMAT) {
         *what = "invalid entry content";
     }
@@ -386,17 +452,18 @@ static int parse_entry(const uint8_t *p, size_t n, size_t *used, struct sf_node 
     return rc;
 }
 
-/* Checks the header; returns 0 with *pos after it, or LWM2M_ERR_FORMAT with *what. */
+/* Checks the header; returns 0 with *pos after it and the file's *version, or
+ * LWM2M_ERR_FORMAT with *what. */
 static int parse_header(const char *want, uint16_t want_ssid, const uint8_t *p, size_t n,
-                        size_t *pos, const char **what) {
+                        size_t *pos, unsigned *version, const char **what) {
     struct rbuf r = {p, n, 4, false};
     if (n < SF_HEADER_FIXED || memcmp(p, SF_MAGIC, sizeof(SF_MAGIC)) != 0) {
         *what = n < SF_HEADER_FIXED ? "truncated header" : "not a store-and-forward file (magic)";
         return LWM2M_ERR_FORMAT;
     }
-    uint64_t version = get_le(&r, 1), flags = get_le(&r, 1), ssid = get_le(&r, 2);
+    uint64_t ver = get_le(&r, 1), flags = get_le(&r, 1), ssid = get_le(&r, 2);
     size_t nlen = (size_t)get_le(&r, 2);
-    if (version != SF_VERSION || flags != 0) {
+    if ((ver != SF_VERSION_1 && ver != SF_VERSION) || flags != 0) {
         *what = "unsupported format version";
         return LWM2M_ERR_FORMAT;
     }
@@ -415,6 +482,7 @@ static int parse_header(const char *want, uint16_t want_ssid, const uint8_t *p, 
         return LWM2M_ERR_FORMAT;
     }
     *pos = r.pos;
+    *version = (unsigned)ver;
     return 0;
 }
 
@@ -444,15 +512,16 @@ void sf_report_damage(struct sf_report *rep, size_t off, const char *what) {
 int sf_parse_image(const uint8_t *p, size_t n, const char *name, uint16_t ssid, sf_admit_fn admit,
                    void *ctx, struct sf_report *rep) {
     size_t pos = 0;
+    unsigned version = 0;
     const char *what = NULL;
-    if (parse_header(name, ssid, p, n, &pos, &what) != 0) {
+    if (parse_header(name, ssid, p, n, &pos, &version, &what) != 0) {
         sf_report_damage(rep, 0, what);
         return 0;
     }
     while (pos < n) {
         size_t used = 0;
         struct sf_node *nd = NULL;
-        int rc = parse_entry(p + pos, n - pos, &used, &nd, &what);
+        int rc = parse_entry(p + pos, n - pos, version, &used, &nd, &what);
         if (rc == LWM2M_ERR_NOMEM) {
             return rc;
         }

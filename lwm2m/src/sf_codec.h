@@ -26,11 +26,17 @@ struct sf_node {
 
 TAILQ_HEAD(sf_queue, sf_node);
 
-/* A zeroed node for nrecs records and nbytes of their string/opaque bytes (e.nrecs and e.recs
- * set), or NULL; the caller frees it. */
-struct sf_node *sf_node_new(size_t nrecs, size_t nbytes);
-/* Where a node keeps its copies of string/opaque bytes: right after its records. */
+/* A zeroed node for nrecs records, with devs their Device ID pointers (a cross-device entry),
+ * and nbytes of their string/opaque bytes and Device IDs (e.nrecs, e.recs and e.dev_ids set),
+ * or NULL; the caller frees it. */
+struct sf_node *sf_node_new(size_t nrecs, bool devs, size_t nbytes);
+/* The node's writable Device ID pointers (the same array as e.dev_ids), NULL without devs. */
+const char **sf_node_ids(struct sf_node *nd);
+/* Where a node keeps its copies of string/opaque bytes and Device IDs: after its records and
+ * Device ID pointers. */
 uint8_t *sf_node_tail(struct sf_node *nd);
+/* Encoded size of a record's Device ID in a cross-device entry (on top of sf_record_size). */
+size_t sf_dev_id_size(const char *id);
 
 /* True for the value types whose bytes a record points to (string, opaque, core link). */
 bool sf_has_bytes(uint8_t type);

@@ -97,25 +97,28 @@ static void admit(struct lwm2m_sf_store *s, struct sf_node *nd) {
     s->bytes += nd->disk;
     s->dirty = true;
 }
-/* Checks recs and sums their sizes; stops adding past max_bytes so nothing can overflow.
- * Returns 0, LWM2M_ERR_INVALID or LWM2M_ERR_NOSPACE. */
+/* Checks recs (and their Device IDs, when given) and sums their sizes; stops adding past
+ * max_bytes so nothing can overflow. Returns 0, LWM2M_ERR_INVALID or LWM2M_ERR_NOSPACE. */
 static int measure(const struct lwm2m_sf_store *s, size_t token_len,
-                   const struct lwm2m_record *recs, size_t n, size_t *disk, size_t *nbytes) {
+                   const struct lwm2m_record *recs, const char *const *ids, size_t n, size_t *disk,
+                   size_t *nbytes) {
     size_t sum = SF_ENTRY_OVERHEAD + SF_BODY_FIXED + token_len;
     size_t bytes = 0;
     int rc = sum > s->lim.max_bytes ? LWM2M_ERR_NOSPACE : 0;
     for (size_t i = 0; i < n; i++) {
-        if (!sf_record_ok(&recs[i])) {
+        if (!sf_record_ok(&recs[i]) ||
+            (ids != NULL && (ids[i] == NULL || strlen(ids[i]) > UINT16_MAX))) {
             return LWM2M_ERR_INVALID;
         }
         const struct lwm2m_value *v = &recs[i].value;
         size_t blen = sf_has_bytes(v->type) ? v->v.bytes.len : 0;
-        if (rc != 0 || blen > s->lim.max_bytes ||
-            sf_record_size(&recs[i]) > s->lim.max_bytes - sum) {
+        size_t rsize = sf_record_size(&recs[i]) + (ids != NULL ? sf_dev_id_size(ids[i]) : 0);
+        blen += ids != NULL ? strlen(ids[i]) + 1 : 0; /* the copy with its NUL */
+        if (rc != 0 || blen > s->lim.max_bytes || rsize > s->lim.max_bytes - sum) {
             rc = LWM2M_ERR_NOSPACE; /* keep checking: INVALID wins over NOSPACE */
             continue;
         }
-        sum += sf_record_size(&recs[i]);
+        sum += rsize;
         bytes += blen;
     }
     *disk = sum;
@@ -123,34 +126,13 @@ static int measure(const struct lwm2m_sf_store *s, size_t token_len,
     return rc;
 }
 
-int lwm2m_sf_push(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8_t *token,
-                  size_t token_len, const struct lwm2m_record *recs, size_t n) {
-    if (s == NULL || (kind != LWM2M_SF_NOTIFY && kind != LWM2M_SF_SEND) ||
-        token_len > LWM2M_SF_TOKEN_MAX || (token_len > 0 && token == NULL) || recs == NULL ||
-        n == 0 || n > UINT32_MAX) {
-        return LWM2M_ERR_INVALID;
-    }
-    size_t disk, nbytes;
-    int rc = measure(s, token_len, recs, n, &disk, &nbytes);
-    if (rc == LWM2M_ERR_NOSPACE) {
-        s->dropped++; /* the value is lost: count it like any other drop */
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    struct sf_node *nd = sf_node_new(n, nbytes);
-    if (nd == NULL) {
-        return LWM2M_ERR_NOMEM;
-    }
-    nd->disk = disk;
-    nd->e.kind = (uint8_t)kind;
-    nd->e.token_len = (uint8_t)token_len;
-    if (token_len > 0) {
-        memcpy(nd->e.token, token, token_len);
-    }
-    double now = (double)coap_clock_real_ms(s->clock) / 1000.0;
+/* Copies recs (stamped now when they have no time) and their bytes into nd, and the Device IDs
+ * after them. */
+static void fill_node(struct sf_node *nd, const struct lwm2m_record *recs,
+                      const char *const *dev_ids, double now) {
     uint8_t *tail = sf_node_tail(nd);
-    for (size_t i = 0; i < n; i++) {
+    const char **ids = sf_node_ids(nd);
+    for (size_t i = 0; i < nd->e.nrecs; i++) {
         struct lwm2m_record *r = &nd->recs[i];
         *r = recs[i];
         if (!r->has_time) {
@@ -162,9 +144,49 @@ int lwm2m_sf_push(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8
             r->value.v.bytes.ptr = tail;
             tail += r->value.v.bytes.len;
         }
+        if (ids != NULL) {
+            size_t len = strlen(dev_ids[i]) + 1;
+            memcpy(tail, dev_ids[i], len);
+            ids[i] = (const char *)tail;
+            tail += len;
+        }
     }
+}
+
+int lwm2m_sf_push_devs(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8_t *token,
+                       size_t token_len, const struct lwm2m_record *recs,
+                       const char *const *dev_ids, size_t n) {
+    if (s == NULL || (kind != LWM2M_SF_NOTIFY && kind != LWM2M_SF_SEND) ||
+        token_len > LWM2M_SF_TOKEN_MAX || (token_len > 0 && token == NULL) || recs == NULL ||
+        n == 0 || n > UINT32_MAX) {
+        return LWM2M_ERR_INVALID;
+    }
+    size_t disk, nbytes;
+    int rc = measure(s, token_len, recs, dev_ids, n, &disk, &nbytes);
+    if (rc == LWM2M_ERR_NOSPACE) {
+        s->dropped++; /* the value is lost: count it like any other drop */
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    struct sf_node *nd = sf_node_new(n, dev_ids != NULL, nbytes);
+    if (nd == NULL) {
+        return LWM2M_ERR_NOMEM;
+    }
+    nd->disk = disk;
+    nd->e.kind = (uint8_t)kind;
+    nd->e.token_len = (uint8_t)token_len;
+    if (token_len > 0) {
+        memcpy(nd->e.token, token, token_len);
+    }
+    fill_node(nd, recs, dev_ids, (double)coap_clock_real_ms(s->clock) / 1000.0);
     admit(s, nd);
     return 0;
+}
+
+int lwm2m_sf_push(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8_t *token,
+                  size_t token_len, const struct lwm2m_record *recs, size_t n) {
+    return lwm2m_sf_push_devs(s, kind, token, token_len, recs, NULL, n);
 }
 
 int lwm2m_sf_peek(const struct lwm2m_sf_store *s, const struct lwm2m_sf_entry **out) {

@@ -28,7 +28,8 @@
  * Typical use by the engine: a value due while the server is unreachable (or the endpoint
  * sleeps) -> lwm2m_sf_push(); once per loop pass, lwm2m_sf_sync() on stores that are
  * lwm2m_sf_dirty(); after reconnection, in a loop: lwm2m_sf_peek(), encode e->recs as SenML
- * with their times (the payload copies the bytes), send, and on success lwm2m_sf_pop(s, e->id). */
+ * with their times (the payload copies the bytes; a cross-device entry names each record under
+ * the prefix its e->dev_ids device has now), send, and on success lwm2m_sf_pop(s, e->id). */
 
 #define LWM2M_SF_DEFAULT_MAX_ENTRIES 1000u
 #define LWM2M_SF_DEFAULT_MAX_BYTES   (256u * 1024u)
@@ -65,8 +66,9 @@ struct lwm2m_sf_cfg {
     const struct lwm2m_sf_io *io;   /* borrowed; NULL = POSIX */
 };
 
-/* One delivery unit as the store hands it out. recs (and their string/opaque bytes) are owned
- * by the store and borrowed until the next push, pop or close on that store. */
+/* One delivery unit as the store hands it out. recs (and their string/opaque bytes) and dev_ids
+ * (and their strings) are owned by the store and borrowed until the next push, pop or close on
+ * that store. */
 struct lwm2m_sf_entry {
     uint64_t id;  /* unique within the store for this process's lifetime; give it to pop */
     uint8_t kind; /* enum lwm2m_sf_kind */
@@ -74,6 +76,10 @@ struct lwm2m_sf_entry {
     uint8_t token[LWM2M_SF_TOKEN_MAX];
     size_t nrecs;
     const struct lwm2m_record *recs; /* every one with has_time */
+    /* Gateway mode, a cross-device entry (lwm2m_sf_push_devs): dev_ids[i] is the Device ID of
+     * the device recs[i] belongs to ("" = the gateway itself); names without the device's path
+     * prefix. NULL for an ordinary entry. Such entries make the file format version 2. */
+    const char *const *dev_ids;
 };
 
 struct lwm2m_sf_store;
@@ -98,6 +104,14 @@ int lwm2m_sf_close(struct lwm2m_sf_store *s, char *err, size_t errcap);
  * LWM2M_ERR_NOMEM (nothing changed). */
 int lwm2m_sf_push(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8_t *token,
                   size_t token_len, const struct lwm2m_record *recs, size_t n);
+
+/* lwm2m_sf_push for a cross-device entry when dev_ids is not NULL: dev_ids[0..n) (borrowed for
+ * the call, copied) names each record's device by its Device ID, because a device's prefix may
+ * change before delivery and its ID does not. Also LWM2M_ERR_INVALID for a NULL ID or one longer
+ * than 65535 bytes. dev_ids NULL is lwm2m_sf_push. */
+int lwm2m_sf_push_devs(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8_t *token,
+                       size_t token_len, const struct lwm2m_record *recs,
+                       const char *const *dev_ids, size_t n);
 
 /* The oldest entry, borrowed (see struct lwm2m_sf_entry). Returns 0 or LWM2M_ERR_NOTFOUND when
  * the queue is empty. */

@@ -27,12 +27,13 @@ static void check(bool ok) {
     }
 }
 
-/* Pushes every entry of from into to, as the engine would have. */
+/* Pushes every entry of from into to, as the engine would have (cross-device ones with their
+ * Device IDs). */
 static void replay(struct lwm2m_sf_store *from, struct lwm2m_sf_store *to) {
     const struct lwm2m_sf_entry *e;
     while (lwm2m_sf_peek(from, &e) == 0) {
-        check(lwm2m_sf_push(to, (enum lwm2m_sf_kind)e->kind, e->token, e->token_len, e->recs,
-                            e->nrecs) == 0);
+        check(lwm2m_sf_push_devs(to, (enum lwm2m_sf_kind)e->kind, e->token, e->token_len, e->recs,
+                                 e->dev_ids, e->nrecs) == 0);
         check(lwm2m_sf_pop(from, e->id) == 0);
     }
 }

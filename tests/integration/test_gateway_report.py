@@ -8,8 +8,11 @@ creates) values published while the server is unreachable for ~5 s all arrive af
 in order, each with the time it was taken. Run C does Send and store-and-forward in
 `lwm2m.mode: gateway`: the Sends of hosted devices go out on the gateway's one registration with
 prefixed SenML names (`/ga/3303/0/5700`), and values taken during an outage arrive afterwards, in
-order. A SIGHUP reload that deletes a device during an outage deletes its queue file, while
-another device's file stays and is delivered, in both modes. Prints `N passed, M failed`."""
+order; an Observe-Composite over two hosted devices is queued in the gateway endpoint's own file
+during an outage and its notifications arrive afterwards, in order, with both devices' prefixed
+values and their times. A SIGHUP reload that deletes a device during an outage deletes its queue
+file, while another device's file stays and is delivered, in both modes. Prints `N passed, M
+failed`."""
 import json
 import os
 import shutil
@@ -331,6 +334,56 @@ def test_gateway_mode_store_and_forward_outage():
     assert len([e for e in S["srv"].events("register") if e["ep"] == GW_EP]) == 1
 
 
+def notifies_until(token, pred, timeout):
+    """Notifications of token, in arrival order, until pred holds for the list."""
+    got, deadline = [], time.monotonic() + timeout
+    while not pred(got) and time.monotonic() < deadline:
+        try:
+            got.append(S["srv"].wait_notify(token=token, timeout=1))
+        except TimeoutError:
+            pass
+    return got
+
+
+def test_gateway_mode_observe_composite_outage():
+    # An Observe-Composite over two devices lives on the gateway's endpoint; during an outage its
+    # notifications wait in the gateway endpoint's own queue file ("urn%3Adev%3Agw-rep.1.sfq")
+    # and arrive afterwards in order, each device's value under its prefix with its time.
+    publish("gb", 40)
+    harness.wait_for(lambda: S["srv"].read(GW_EP, "/gb" + TEMP, accept=CT_SENML_JSON).ok,
+                     timeout=5, what="first value of gb")
+    obs = S["srv"].observe_composite(GW_EP, ["/ga" + TEMP, "/gb" + TEMP])
+    assert obs.code == "2.05", obs
+    qdir = os.path.join(S["dir"], "state", "gwq")
+    host_file = os.path.join(qdir, "urn%%3Adev%%3A%s.1.sfq" % GW_ID)
+    S["srv"].pause()
+    start = time.monotonic()
+    time.sleep(1.0)
+    t1 = publish("ga", 41)
+    time.sleep(1.0)
+    t2 = publish("gb", 42)
+    harness.wait_for(lambda: os.path.exists(host_file) and os.path.getsize(host_file) > 0,
+                     timeout=3, what="the gateway endpoint's queue file")
+    time.sleep(max(0.0, 5.0 - (time.monotonic() - start)))
+    S["srv"].resume()
+
+    def both(ev):
+        return gw_values(ev, "ga"), gw_values(ev, "gb")
+
+    got = notifies_until(obs.token, lambda g: any(both(n)[1][:1] and both(n)[1][0][0] == 42
+                                                  for n in g), timeout=25)
+    seq = [(both(n)[0][0][0], both(n)[1][0][0]) for n in got if all(both(n))]
+    assert (41, 40) in seq and (41, 42) in seq, seq
+    assert seq.index((41, 40)) < seq.index((41, 42)), seq  # in order
+    for n in got:
+        (ga, ta), (gb, tb) = both(n)[0][0], both(n)[1][0]
+        want = t1 if (ga, gb) == (41, 40) else t2 if (ga, gb) == (41, 42) else None
+        if want is not None:
+            assert abs(ta - want) < 1.5 and abs(tb - want) < 1.5, (n.decoded, want)
+    assert len([e for e in S["srv"].events("register") if e["ep"] == GW_EP]) == 1
+    assert S["srv"].cancel_observe(obs.token).code == "2.05"
+
+
 def test_gateway_mode_reload_deleting_device_deletes_its_queue():
     # one file per hosted device and server: "<gateway endpoint>/<prefix>"
     # ("urn%3Adev%3Agw-rep%2Fgc.1.sfq")
@@ -367,4 +420,5 @@ if __name__ == "__main__":
                  test_con_notifications, test_store_and_forward_outage,
                  test_reload_deleting_device_deletes_its_queue,
                  test_gateway_mode_send_is_prefixed, test_gateway_mode_store_and_forward_outage,
+                 test_gateway_mode_observe_composite_outage,
                  test_gateway_mode_reload_deleting_device_deletes_its_queue, test_cleanup])

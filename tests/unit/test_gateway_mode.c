@@ -622,6 +622,112 @@ static void test_removed_device_queue_file(void **state) {
     assert_int_equal(rmdir(dir), 0); /* nothing else was left behind */
 }
 
+/* ---- Store-and-forward of an Observe-Composite across devices (the host's queue) ----------- */
+
+/* The host with a memory-only queue for its server and the observation of list, at t 5000 s. */
+static void keep_composite(struct gwfx *g, const char *list) {
+    struct lwm2m_report_cfg rc = {.send_ct = LWM2M_CT_SENML_JSON};
+    g->f->srv->notification_storing = true;
+    settle_updates(g->f);
+    assert_int_equal(lwm2m_endpoint_set_report(g->f->ep, &rc), 0);
+    assert_int_equal(observe_mixed(g->f, list, 0)->code, COAP_205_CONTENT);
+    dmfx_loop(g->f);
+}
+
+static void test_store_forward_composite_across_devices(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    struct dmfx *f = g->f;
+    keep_composite(g, MIXED);
+    const struct lwm2m_report_stats *st = lwm2m_engine_report_stats(f->eng);
+    uint64_t kept = st->kept, delivered = st->kept_delivered;
+    /* unreachable: each device's change is queued with the time it was taken */
+    f->srv->state = LWM2M_REG_IDLE;
+    size_t before = f->tp.n;
+    f->now += 1000;
+    set_dev_temp(g, 0, 23.0);
+    dmfx_loop(f);
+    f->now += 2000;
+    set_dev_temp(g, 1, 64.5);
+    dmfx_loop(f);
+    assert_int_equal(st->kept, kept + 2);
+    assert_int_equal(f->tp.n, before);
+    /* back: delivered in order as CON notifications, every name with its device's prefix */
+    f->now += 30000;
+    f->srv->state = LWM2M_REG_REGISTERED;
+    lwm2m_obs_reg_event(f->srv, LWM2M_OBS_REG_UPDATED);
+    dmfx_loop(f);
+    assert_int_equal(f->tp.n, before + 1);
+    struct coap_msg *m = dmfx_sent(f, -1);
+    assert_int_equal(m->type, COAP_TYPE_CON);
+    assert_int_equal(m->code, COAP_205_CONTENT);
+    const char *s = dm_text(f);
+    assert_non_null(strstr(s, "{\"n\":\"/3303/0/5701\",\"vs\":\"Cel\",\"t\":5001}"));
+    assert_non_null(strstr(s, "{\"n\":\"/dev1/3303/0/5700\",\"v\":23.0,\"t\":5001}"));
+    assert_non_null(strstr(s, "{\"n\":\"/boiler/3303/0/5700\",\"v\":60.0,\"t\":5001}"));
+    dmfx_answer_last(f, COAP_TYPE_ACK);
+    dmfx_loop(f);
+    assert_int_equal(f->tp.n, before + 2);
+    s = last_payload(f);
+    assert_non_null(strstr(s, "{\"n\":\"/dev1/3303/0/5700\",\"v\":23.0,\"t\":5003}"));
+    assert_non_null(strstr(s, "{\"n\":\"/boiler/3303/0/5700\",\"v\":64.5,\"t\":5003}"));
+    dmfx_answer_last(f, COAP_TYPE_ACK);
+    dmfx_loop(f);
+    assert_int_equal(st->kept_delivered, delivered + 2);
+    assert_int_equal(f->tp.n, before + 2);
+    gw_free(g);
+}
+
+/* The last Send (POST /dp) sent from index from on, or NULL. */
+static struct coap_msg *last_send(struct dmfx *f, size_t from) {
+    for (size_t i = f->tp.n; i-- > from;) {
+        struct coap_msg *m = dmfx_sent(f, (long)i);
+        char uri[8];
+        if (m->code == COAP_POST && coap_msg_path(m, COAP_OPT_URI_PATH, uri, sizeof(uri)) >= 0 &&
+            strcmp(uri, "dp") == 0)
+            return m;
+    }
+    return NULL;
+}
+
+/* Queued records are mapped by Device ID at delivery: a device back under another prefix gets
+ * the new one, a device gone is left out, an entry left empty is dropped; with the observation
+ * gone, what is left goes as Send. */
+static void test_store_forward_composite_devices_gone(void **state) {
+    (void)state;
+    struct gwfx *g = gw_new();
+    struct dmfx *f = g->f;
+    keep_composite(g, "[{\"n\":\"/boiler/3303/0/5700\"},{\"n\":\"/dev1/3303/0/5700\"}]");
+    const struct lwm2m_report_stats *st = lwm2m_engine_report_stats(f->eng);
+    uint64_t kept = st->kept, delivered = st->kept_delivered, dropped = st->kept_dropped;
+    f->srv->state = LWM2M_REG_IDLE;
+    set_dev_temp(g, 0, 23.0);
+    dmfx_loop(f); /* entry 1: meter-a 23, plc-7 60 */
+    lwm2m_endpoint_remove_device(g->gw[0]);
+    dmfx_loop(f); /* entry 2: plc-7 60 (the list lost dev1) */
+    assert_int_equal(st->kept, kept + 2);
+    assert_int_equal(
+        lwm2m_endpoint_add_device(f->ep, "dev9", "meter-a", &tp_provider, &g->dev[0], &g->gw[0]),
+        0);
+    lwm2m_endpoint_remove_device(g->gw[1]); /* the list is empty: the observation ends */
+    g->gw[1] = NULL;
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 0);
+    size_t before = f->tp.n;
+    f->srv->state = LWM2M_REG_REGISTERED;
+    lwm2m_obs_reg_event(f->srv, LWM2M_OBS_REG_UPDATED);
+    dmfx_loop(f);
+    struct coap_msg *m = last_send(f, before);
+    assert_non_null(m);
+    assert_true(has_bytes(m, "\"n\":\"/dev9/3303/0/5700\",\"v\":23.0"));
+    assert_false(has_bytes(m, "/boiler/"));
+    assert_false(has_bytes(m, "/dev1/"));
+    dmfx_answer_request(f, COAP_204_CHANGED);
+    dmfx_loop(f);
+    assert_int_equal(st->kept_delivered, delivered + 1);
+    assert_int_equal(st->kept_dropped, dropped + 1); /* entry 2: plc-7 is gone */
+    gw_free(g);
+}
+
 static void test_remove_device(void **state) {
     (void)state;
     struct gwfx *g = gw_new();
@@ -659,6 +765,8 @@ int main(void) {
         cmocka_unit_test(test_send_of_device_is_prefixed),
         cmocka_unit_test(test_store_forward_of_device),
         cmocka_unit_test(test_removed_device_queue_file),
+        cmocka_unit_test(test_store_forward_composite_across_devices),
+        cmocka_unit_test(test_store_forward_composite_devices_gone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,7 +40,11 @@ struct lwm2m_report_cfg {
      * time and kept while the server cannot be reached or the endpoint sleeps, bounded (the
      * oldest dropped first, counted), in state_dir so that a restart keeps it (NULL: in memory
      * only). Kept values reach the server timestamped (SenML "t"): as notifications when the
-     * observation still exists and its format is SenML, else as Send (LwM2M 1.1+). */
+     * observation still exists and its format is SenML, else as Send (LwM2M 1.1+). Gateway
+     * mode: a hosted device's values go through its own queue (set on its view), an
+     * Observe-Composite spanning several devices through the gateway endpoint's queue (set on
+     * it), each value under the prefix its device has at delivery; the values of a device
+     * removed by then are left out. */
     const char *state_dir;
     uint32_t store_max_entries; /* 0 → 1000 */
     uint32_t store_max_bytes;   /* 0 → 256 KiB */
@@ -85,7 +89,8 @@ struct lwm2m_report_stats {
     uint64_t kept;           /* values queued by store-and-forward */
     uint64_t kept_delivered; /* ... and acknowledged by the server */
     uint64_t kept_dropped;   /* ... and dropped: undeliverable (1.0 server without the
-                                observation, muted Send, rejected); the queue bound's drops are
+                                observation, muted Send, rejected, every device of a queued
+                                cross-device notification gone); the queue bound's drops are
                                 lwm2m_sf_dropped() per store */
     uint64_t kept_overflow;  /* queued values dropped (oldest first) to fit a queue's bounds */
 };
