@@ -196,6 +196,28 @@ int mq_template_filter(const char *tmpl, char *out, size_t cap);
  * every occurrence); without {device} *dev is NULL. */
 bool mq_template_match(const char *tmpl, const char *topic, const char **dev, size_t *dev_len);
 
+/* A template prepared once (at configuration time) for matching every incoming message: the
+ * common shapes, a literal topic or literal{device}literal, match with two memcmp instead of a
+ * level-by-level walk; any other shape (wildcards, {device} twice) keeps mq_template_match. */
+enum mq_tmpl_kind {
+    MQ_TMPL_NONE = 0, /* no template: matches nothing */
+    MQ_TMPL_GENERIC,  /* mq_template_match */
+    MQ_TMPL_EXACT,    /* no {device}, no wildcard */
+    MQ_TMPL_DEVICE,   /* one {device}, no wildcard */
+};
+struct mq_tmpl {
+    const char *src; /* the template, borrowed: it must outlive this */
+    enum mq_tmpl_kind kind;
+    size_t len; /* strlen(src) */
+    size_t pre; /* MQ_TMPL_DEVICE: bytes before {device} ... */
+    size_t suf; /* ... and after it */
+};
+/* Prepares tmpl (NULL gives MQ_TMPL_NONE). */
+void mq_template_compile(const char *tmpl, struct mq_tmpl *out);
+/* mq_template_match(t->src, topic, dev, dev_len), with topic_len = strlen(topic). */
+bool mq_tmpl_match(const struct mq_tmpl *t, const char *topic, size_t topic_len, const char **dev,
+                   size_t *dev_len);
+
 /* ---- payloads (pure, mq_payload.c) ---------------------------------------------------------- */
 
 /* Scratch memory for decoded bytes (hex/base64) and encoded commands. Owned by the caller, who
@@ -221,6 +243,14 @@ int mq_json_pointer_check(const char *p);
 int mq_payload_decode(const uint8_t *payload, size_t len, enum mq_format fmt,
                       const char *json_pointer, uint8_t want, void *doc, struct mq_buf *scratch,
                       struct adapter_value *out);
+/* The JSON fast path (MQ_FMT_JSON, no parsed document): walks payload to json_pointer without
+ * allocating and returns what mq_payload_decode would (string values in scratch), or -EAGAIN
+ * when it leaves the payload to jansson (mq_json_parse, then mq_payload_decode with the doc):
+ * malformed JSON, or a form outside the subset it handles. mq_payload_decode with doc NULL tries
+ * it first itself; a caller with several pointers into one message chooses between N scans and
+ * one parse. */
+int mq_json_scan(const uint8_t *payload, size_t len, const char *json_pointer, uint8_t want,
+                 struct mq_buf *scratch, struct adapter_value *out);
 /* Parses payload as JSON (any top-level value). Returns 0 and a new reference in *doc, or
  * -EBADMSG. Release with mq_json_release. */
 int mq_json_parse(const uint8_t *payload, size_t len, void **doc);

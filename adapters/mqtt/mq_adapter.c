@@ -162,6 +162,7 @@ static int point_copy(struct mq_point *p, const struct mq_point_cfg *c, const ch
     } else {
         p->topic = dup_or_null(c->topic, &fail);
     }
+    mq_template_compile(p->topic, &p->topic_m);
     p->format = c->format;
     p->json_pointer = dup_or_null(c->json_pointer != NULL ? c->json_pointer : "", &fail);
     p->type = c->type;
@@ -325,6 +326,8 @@ static int add_discovery(struct mq_group *g, const struct mq_discovery_cfg *dc) 
     if (fail || g->topic == NULL) {
         return -ENOMEM;
     }
+    mq_template_compile(g->topic, &g->topic_m);
+    mq_template_compile(g->avail, &g->avail_m);
     return group_points(g, dc->points, dc->n_points, NULL);
 }
 

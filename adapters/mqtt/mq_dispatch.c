@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Incoming messages of the MQTT adapter: discovery of devices from topics (up to a maximum, gone
  * on an empty message or an "offline" availability payload), and delivery of one message to
- * every point bound to its topic, the JSON document parsed once for all of them. A payload that
- * cannot be decoded is counted, logged with its topic (rate-limited) and marks only the points
- * it feeds. */
+ * every point bound to its topic, the JSON document scanned per point or parsed once for all of
+ * them. A payload that cannot be decoded is counted, logged with its topic (rate-limited) and
+ * marks only the points it feeds. */
 #include "mq_internal.h"
 
 #include <errno.h>
@@ -12,16 +12,22 @@
 #include <string.h>
 
 #define MQ_LOG_INTERVAL_MS 1000
+/* JSON points of one message decoded by scanning the payload before it is parsed once for the
+ * rest: a scan walks the whole document but costs a fraction of a jansson parse (no mallocs),
+ * so a few scans are still cheaper than the parse. */
+#define MQ_JSON_SCANS 4
 
 /* One message on its way through the bindings. */
 struct mq_msg {
     struct mq_adapter *a;
     const char *topic;
+    size_t topic_len;
     const uint8_t *payload;
     size_t len;
     uint64_t ts_ms;
     void *doc;
-    int doc_state; /* 0 not parsed yet, 1 parsed, -1 not JSON */
+    int doc_state;  /* 0 not parsed yet, 1 parsed, -1 not JSON */
+    unsigned scans; /* JSON points decoded by mq_json_scan so far */
     bool matched;
     bool counted_malformed;
 };
@@ -47,6 +53,33 @@ static struct mq_dev *find_dev(struct mq_adapter *a, const char *name, size_t n)
     return mq_map_get(&a->devices, name, n);
 }
 
+/* One point's value from the message. JSON: scanned while that is cheaper, else (or when the
+ * scanner leaves the payload to jansson) parsed once for all the points it feeds. */
+static int decode_point(struct mq_msg *m, const struct mq_point *p, struct adapter_value *v) {
+    struct mq_adapter *a = m->a;
+    if (p->format != MQ_FMT_JSON) {
+        return mq_payload_decode(m->payload, m->len, p->format, p->json_pointer, p->type, NULL,
+                                 &a->scratch, v);
+    }
+    if (m->doc_state == 0 && m->scans < MQ_JSON_SCANS) {
+        m->scans++;
+        int rc = mq_json_scan(m->payload, m->len, p->json_pointer, p->type, &a->scratch, v);
+        if (rc != -EAGAIN) {
+            return rc;
+        }
+    }
+    if (m->doc_state == 0) {
+        m->doc_state = mq_json_parse(m->payload, m->len, &m->doc) == 0 ? 1 : -1;
+    }
+    if (m->doc_state < 0) {
+        memset(v, 0, sizeof(*v));
+        v->quality = ADAPTER_Q_BAD_DATA;
+        return -EBADMSG;
+    }
+    return mq_payload_decode(m->payload, m->len, p->format, p->json_pointer, p->type, m->doc,
+                             &a->scratch, v);
+}
+
 static void deliver(struct mq_msg *m, struct mq_dev *d, size_t idx) {
     struct mq_adapter *a = m->a;
     const struct mq_point *p = &d->group->points[idx];
@@ -56,20 +89,7 @@ static void deliver(struct mq_msg *m, struct mq_dev *d, size_t idx) {
         return;
     }
     struct adapter_value v;
-    int rc;
-    void *doc = NULL;
-    if (p->format == MQ_FMT_JSON && m->doc_state == 0) {
-        m->doc_state = mq_json_parse(m->payload, m->len, &m->doc) == 0 ? 1 : -1;
-    }
-    if (p->format == MQ_FMT_JSON && m->doc_state < 0) {
-        memset(&v, 0, sizeof(v));
-        v.quality = ADAPTER_Q_BAD_DATA;
-        rc = -EBADMSG;
-    } else {
-        doc = p->format == MQ_FMT_JSON ? m->doc : NULL;
-        rc = mq_payload_decode(m->payload, m->len, p->format, p->json_pointer, p->type, doc,
-                               &a->scratch, &v);
-    }
+    int rc = decode_point(m, p, &v);
     if (rc == -ENOENT) {
         return; /* this message does not carry this point (a partial update) */
     }
@@ -93,9 +113,11 @@ static void deliver(struct mq_msg *m, struct mq_dev *d, size_t idx) {
 
 /* ---- discovery ------------------------------------------------------------------------------ */
 
-static void discover(struct mq_msg *m, struct mq_group *g, const char *name, size_t n) {
+/* known: find_dev(name), which the caller has looked up already. */
+static void discover(struct mq_msg *m, struct mq_group *g, const char *name, size_t n,
+                     const struct mq_dev *known) {
     struct mq_adapter *a = m->a;
-    if (find_dev(a, name, n) != NULL) {
+    if (known != NULL) {
         return;
     }
     if (g->n_devices >= g->max_devices) {
@@ -158,7 +180,7 @@ static void discovery_rules(struct mq_msg *m) {
         if (!g->discovery) {
             continue;
         }
-        if (mq_template_match(g->topic, m->topic, &dn, &dl) && dn != NULL) {
+        if (mq_tmpl_match(&g->topic_m, m->topic, m->topic_len, &dn, &dl) && dn != NULL) {
             m->matched = true;
             struct mq_dev *d = find_dev(a, dn, dl);
             if (m->len == 0) {
@@ -167,10 +189,10 @@ static void discovery_rules(struct mq_msg *m) {
                     gone(a, d, "gone");
                 }
             } else {
-                discover(m, g, dn, dl);
+                discover(m, g, dn, dl, d);
             }
         }
-        if (g->avail != NULL && mq_template_match(g->avail, m->topic, &dn, &dl) && dn != NULL) {
+        if (mq_tmpl_match(&g->avail_m, m->topic, m->topic_len, &dn, &dl) && dn != NULL) {
             m->matched = true;
             struct mq_dev *d = find_dev(a, dn, dl);
             if (payload_is(m, g->offline) || m->len == 0) {
@@ -178,7 +200,7 @@ static void discovery_rules(struct mq_msg *m) {
                     gone(a, d, "gone");
                 }
             } else if (payload_is(m, g->online)) {
-                discover(m, g, dn, dl);
+                discover(m, g, dn, dl, d);
             }
         }
     }
@@ -189,9 +211,9 @@ static void discovery_rules(struct mq_msg *m) {
 static void configured_points(struct mq_msg *m) {
     struct mq_adapter *a = m->a;
     struct mq_entry *it = NULL;
-    size_t tl = strlen(m->topic);
     struct mq_bind *b;
-    while ((b = mq_map_next(&a->topics, m->topic, tl, &it)) != NULL) {
+    /* Skipped when empty (discovery only): each mq_map_next call hashes the topic again. */
+    while (a->topics.n > 0 && (b = mq_map_next(&a->topics, m->topic, m->topic_len, &it)) != NULL) {
         deliver(m, b->dev, b->idx);
     }
     for (size_t i = 0; i < a->n_wild; i++) {
@@ -212,8 +234,8 @@ static void discovered_points(struct mq_msg *m) {
         for (size_t j = 0; j < g->n_points; j++) {
             const char *dn;
             size_t dl;
-            if (g->points[j].topic == NULL ||
-                !mq_template_match(g->points[j].topic, m->topic, &dn, &dl) || dn == NULL) {
+            if (!mq_tmpl_match(&g->points[j].topic_m, m->topic, m->topic_len, &dn, &dl) ||
+                dn == NULL) {
                 continue;
             }
             struct mq_dev *d = find_dev(a, dn, dl);
@@ -230,6 +252,7 @@ void mq_dispatch_message(void *ctx, const char *topic, const uint8_t *payload, s
     struct mq_msg m = {
         .a = ctx,
         .topic = topic,
+        .topic_len = strlen(topic),
         .payload = payload,
         .len = len,
         .ts_ms = mq_now_wall_ms(),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Internal interfaces of the MQTT adapter: the broker client on the libevent loop (mq_client.c)
- * and what it reports to the adapter (mq_adapter.c). Not for the bridge: it includes mq.h only. */
+ * and what it reports to the adapter (mq_adapter.c), and the JSON scanner of the codec. Not for
+ * the bridge: it includes mq.h only. */
 #ifndef GW_MQ_INTERNAL_H
 #define GW_MQ_INTERNAL_H
 
@@ -51,6 +52,34 @@ int mq_client_publish(struct mq_client *c, const char *topic, const uint8_t *pay
 uint64_t mq_now_mono_ms(void);
 uint64_t mq_now_wall_ms(void);
 
+/* ---- JSON fast path (mq_jscan.c) --------------------------------------------------------------
+ */
+
+#define MQ_JP_TOKEN_MAX 512 /* longest JSON pointer reference token we resolve */
+
+enum mq_jkind { MQ_J_NULL, MQ_J_FALSE, MQ_J_TRUE, MQ_J_INT, MQ_J_REAL, MQ_J_STRING, MQ_J_STRUCT };
+
+/* The value a pointer names, as the scanner found it. */
+struct mq_jval {
+    enum mq_jkind kind;
+    const uint8_t *p; /* MQ_J_STRING: the body between the quotes, in the payload */
+    size_t n;
+    bool escaped; /* MQ_J_STRING: has backslash escapes (decode with mq_jscan_unescape) */
+    int64_t i;    /* MQ_J_INT */
+    double f;     /* MQ_J_REAL */
+};
+
+/* Walks payload to pointer without allocating. Returns 0 with *out set, -ENOENT when the
+ * document is valid JSON and the pointer names nothing in it, or -EAGAIN when the scanner leaves
+ * the document to jansson (malformed, or outside the subset it handles: escaped keys, nesting
+ * deeper than 32, integers of more than 18 digits, long reals, a pointer jp_token refuses). */
+int mq_jscan_find(const uint8_t *payload, size_t len, const char *pointer, struct mq_jval *out);
+/* Decodes the escapes of a string body the scanner accepted into dst (room for n bytes: the
+ * decoded text is never longer). Returns the decoded length. */
+size_t mq_jscan_unescape(const uint8_t *p, size_t n, uint8_t *dst);
+/* Strict UTF-8 as jansson checks it (mq_payload.c). */
+bool mq_utf8_valid(const uint8_t *s, size_t n);
+
 /* ---- hash multimap (mq_map.c) -----------------------------------------------------------------
  */
 
@@ -77,6 +106,7 @@ void mq_map_free(struct mq_map *m);
 struct mq_point {
     char *name;
     char *topic; /* template; for configured devices already expanded (may keep wildcards) */
+    struct mq_tmpl topic_m; /* topic prepared for matching (discovered devices' points) */
     enum mq_format format;
     char *json_pointer;
     uint8_t type;
@@ -96,8 +126,10 @@ struct mq_group {
     bool discovery;
     struct mq_point *points;
     size_t n_points;
-    char *topic;  /* discovery: template with {device} */
-    char *avail;  /* discovery: availability template or NULL */
+    char *topic;            /* discovery: template with {device} */
+    char *avail;            /* discovery: availability template or NULL */
+    struct mq_tmpl topic_m; /* topic and avail prepared for matching */
+    struct mq_tmpl avail_m;
     char *online; /* availability payloads */
     char *offline;
     uint32_t max_devices;

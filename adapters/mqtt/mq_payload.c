@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Payload codec of the MQTT adapter: plain text (number, boolean, string), JSON with an RFC 6901
- * pointer (jansson), opaque bytes as hex, base64 or raw; and the reverse for command payloads.
- * Pure: no I/O and no clock. Every input is untrusted; errors are return codes, never aborts. */
-#include "mq.h"
+ * pointer (the scanner of mq_jscan.c first, jansson for what it leaves), opaque bytes as hex,
+ * base64 or raw; and the reverse for command payloads. Pure: no I/O and no clock. Every input is
+ * untrusted; errors are return codes, never aborts. */
+#include "mq_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,8 +14,7 @@
 
 #include <jansson.h>
 
-#define MQ_NUM_TEXT_MAX 64  /* longer "numbers" are not numbers we can represent */
-#define MQ_JP_TOKEN_MAX 512 /* longest JSON pointer reference token we resolve */
+#define MQ_NUM_TEXT_MAX 64 /* longer "numbers" are not numbers we can represent */
 
 /* ---- scratch buffer ------------------------------------------------------------------------ */
 
@@ -76,7 +76,7 @@ static void trim(const uint8_t **p, size_t *n) {
 }
 
 /* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF). */
-static bool utf8_valid(const uint8_t *s, size_t n) {
+bool mq_utf8_valid(const uint8_t *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         uint8_t c = s[i];
@@ -244,7 +244,7 @@ static int text_int(const uint8_t *p, size_t n, bool is_unsigned, struct adapter
 }
 
 static int set_bytes(struct adapter_value *out, uint8_t type, const uint8_t *p, size_t n) {
-    if (type == ADAPTER_V_STRING && !utf8_valid(p, n)) {
+    if (type == ADAPTER_V_STRING && !mq_utf8_valid(p, n)) {
         return -EDOM;
     }
     out->type = type;
@@ -521,10 +521,8 @@ void mq_json_release(void *doc) {
     json_decref((json_t *)doc);
 }
 
-static int json_number(json_t *j, uint8_t want, struct adapter_value *out) {
-    bool is_int = json_is_integer(j);
-    double d = is_int ? (double)json_integer_value(j) : json_real_value(j);
-    json_int_t i = is_int ? json_integer_value(j) : 0;
+/* A JSON number (integer i, or real d) as the wanted type; both JSON paths end here. */
+static int num_value(bool is_int, json_int_t i, double d, uint8_t want, struct adapter_value *out) {
     switch (want) {
     case ADAPTER_V_NONE:
         want = is_int ? ADAPTER_V_INT : ADAPTER_V_DOUBLE;
@@ -570,6 +568,26 @@ static int json_number(json_t *j, uint8_t want, struct adapter_value *out) {
     return 0;
 }
 
+static int json_number(json_t *j, uint8_t want, struct adapter_value *out) {
+    bool is_int = json_is_integer(j);
+    double d = is_int ? (double)json_integer_value(j) : json_real_value(j);
+    return num_value(is_int, is_int ? json_integer_value(j) : 0, d, want, out);
+}
+
+/* A JSON string's text as the wanted type (json_value and the scanner share it). */
+static int string_value(const uint8_t *s, size_t n, uint8_t want, struct mq_buf *scratch,
+                        struct adapter_value *out) {
+    if (want == ADAPTER_V_NONE || want == ADAPTER_V_STRING) {
+        return set_bytes(out, ADAPTER_V_STRING, s, n);
+    }
+    if (want == ADAPTER_V_BYTES) {
+        /* Opaque data inside JSON travels as base64 (as in SenML JSON). */
+        return decode_opaque(s, n, MQ_FMT_BASE64, want, scratch, out) == 0 ? 0 : -EDOM;
+    }
+    /* Numbers and booleans quoted as strings ("23.5") are common in the wild. */
+    return decode_text(s, n, want, out) == 0 ? 0 : -EDOM;
+}
+
 static int json_value(json_t *j, uint8_t want, struct mq_buf *scratch, struct adapter_value *out) {
     if (json_is_boolean(j)) {
         if (want != ADAPTER_V_NONE && want != ADAPTER_V_BOOL) {
@@ -583,17 +601,8 @@ static int json_value(json_t *j, uint8_t want, struct mq_buf *scratch, struct ad
         return json_number(j, want, out);
     }
     if (json_is_string(j)) {
-        const uint8_t *s = (const uint8_t *)json_string_value(j);
-        size_t n = json_string_length(j);
-        if (want == ADAPTER_V_NONE || want == ADAPTER_V_STRING) {
-            return set_bytes(out, ADAPTER_V_STRING, s, n);
-        }
-        if (want == ADAPTER_V_BYTES) {
-            /* Opaque data inside JSON travels as base64 (as in SenML JSON). */
-            return decode_opaque(s, n, MQ_FMT_BASE64, want, scratch, out) == 0 ? 0 : -EDOM;
-        }
-        /* Numbers and booleans quoted as strings ("23.5") are common in the wild. */
-        return decode_text(s, n, want, out) == 0 ? 0 : -EDOM;
+        return string_value((const uint8_t *)json_string_value(j), json_string_length(j), want,
+                            scratch, out);
     }
     if ((json_is_object(j) || json_is_array(j)) && want == ADAPTER_V_STRING) {
         /* A structured value bound to a string resource: its compact JSON text. */
@@ -607,10 +616,91 @@ static int json_value(json_t *j, uint8_t want, struct mq_buf *scratch, struct ad
     return -EDOM;
 }
 
+/* The scanner's value as json_value would give it from jansson's document; -EAGAIN for what
+ * only the document can give (the JSON text of an object, escaped base64). */
+static int jval_value(const struct mq_jval *jv, uint8_t want, struct mq_buf *scratch,
+                      struct adapter_value *out) {
+    switch (jv->kind) {
+    case MQ_J_FALSE:
+    case MQ_J_TRUE:
+        if (want != ADAPTER_V_NONE && want != ADAPTER_V_BOOL) {
+            return -EDOM;
+        }
+        out->type = ADAPTER_V_BOOL;
+        out->v.b = jv->kind == MQ_J_TRUE;
+        return 0;
+    case MQ_J_INT:
+        return num_value(true, (json_int_t)jv->i, (double)jv->i, want, out);
+    case MQ_J_REAL:
+        return num_value(false, 0, jv->f, want, out);
+    case MQ_J_STRUCT:
+        return want == ADAPTER_V_STRING ? -EAGAIN : -EDOM;
+    case MQ_J_STRING:
+        break;
+    default:
+        return -EDOM; /* null is no value of any type */
+    }
+    const uint8_t *s = jv->p;
+    size_t n = jv->n;
+    if (jv->escaped) {
+        /* Decoded into scratch, where the base64 decoder would write too: leave that to jansson. */
+        if (want == ADAPTER_V_BYTES) {
+            return -EAGAIN;
+        }
+        if (buf_reserve(scratch, n + 1) != 0) {
+            return -ENOMEM;
+        }
+        n = mq_jscan_unescape(s, n, scratch->ptr);
+        scratch->ptr[n] = 0;
+        scratch->len = n;
+        s = scratch->ptr;
+    }
+    int rc = string_value(s, n, want, scratch, out);
+    if (rc == 0 && (out->type == ADAPTER_V_STRING || out->type == ADAPTER_V_BYTES) &&
+        out->v.bytes.ptr != scratch->ptr) {
+        /* As decode_json does for a document it parsed: the value is returned in scratch. */
+        rc = buf_set(scratch, out->v.bytes.ptr, out->v.bytes.len);
+        out->v.bytes.ptr = scratch->ptr;
+    }
+    return rc;
+}
+
+int mq_json_scan(const uint8_t *payload, size_t len, const char *json_pointer, uint8_t want,
+                 struct mq_buf *scratch, struct adapter_value *out) {
+    static const uint8_t empty[1] = {0};
+    if ((payload == NULL && len > 0) || scratch == NULL || out == NULL) {
+        return -EINVAL;
+    }
+    struct mq_jval jv;
+    int rc = mq_jscan_find(payload != NULL ? payload : empty, len, json_pointer, &jv);
+    if (rc == -EAGAIN) {
+        return rc;
+    }
+    memset(out, 0, sizeof(*out));
+    out->quality = ADAPTER_Q_GOOD;
+    if (rc == 0) {
+        rc = jval_value(&jv, want, scratch, out);
+    }
+    if (rc != 0) {
+        memset(out, 0, sizeof(*out));
+        out->quality = ADAPTER_Q_BAD_DATA;
+    }
+    return rc;
+}
+
 static int decode_json(const uint8_t *payload, size_t len, const char *pointer, uint8_t want,
                        void *doc, struct mq_buf *scratch, struct adapter_value *out) {
     json_t *own = NULL;
     if (doc == NULL) {
+        /* The scanner first: it decides most payloads without jansson's allocations. */
+        struct mq_jval jv;
+        int rc = mq_jscan_find(payload, len, pointer, &jv);
+        if (rc == 0) {
+            rc = jval_value(&jv, want, scratch, out);
+        }
+        if (rc != -EAGAIN) {
+            return rc;
+        }
         if (mq_json_parse(payload, len, &doc) != 0) {
             return -EBADMSG;
         }
@@ -763,7 +853,7 @@ static json_t *json_of_value(const struct adapter_value *v) {
     case ADAPTER_V_DOUBLE:
         return isfinite(v->v.f) ? json_real(v->v.f) : NULL;
     case ADAPTER_V_STRING:
-        return utf8_valid(v->v.bytes.ptr, v->v.bytes.len)
+        return mq_utf8_valid(v->v.bytes.ptr, v->v.bytes.len)
                    ? json_stringn((const char *)v->v.bytes.ptr, v->v.bytes.len)
                    : NULL;
     case ADAPTER_V_BYTES: {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Topic names, subscription filters and {device} templates: validity checks, MQTT wildcard
  * matching (MQTT 3.1.1 §4.7 / MQTT 5 §4.7), template expansion and extraction of the device name
- * from a topic. Pure: no I/O, no allocation, so it is unit-tested and fuzzed on its own. */
+ * from a topic, and templates prepared once for the per-message match. Pure: no I/O, no
+ * allocation, so it is unit-tested and fuzzed on its own. */
 #include "mq.h"
 
 #include <errno.h>
@@ -280,6 +281,66 @@ bool mq_template_match(const char *tmpl, const char *topic, const char **dev, si
     }
     if (dev != NULL) {
         *dev = d;
+    }
+    if (dev_len != NULL) {
+        *dev_len = dn;
+    }
+    return true;
+}
+
+void mq_template_compile(const char *tmpl, struct mq_tmpl *out) {
+    memset(out, 0, sizeof(*out));
+    out->src = tmpl;
+    if (tmpl == NULL) {
+        return;
+    }
+    out->len = strlen(tmpl);
+    const char *at = strstr(tmpl, MQ_DEVICE_TOKEN);
+    out->kind = MQ_TMPL_GENERIC;
+    if (strpbrk(tmpl, "+#") != NULL ||
+        (at != NULL && strstr(at + MQ_DEVICE_TOKEN_LEN, MQ_DEVICE_TOKEN) != NULL)) {
+        return;
+    }
+    if (at == NULL) {
+        out->kind = MQ_TMPL_EXACT;
+        return;
+    }
+    out->kind = MQ_TMPL_DEVICE;
+    out->pre = (size_t)(at - tmpl);
+    out->suf = out->len - out->pre - MQ_DEVICE_TOKEN_LEN;
+}
+
+/* Without wildcards the level walk of mq_template_match reduces to: topic = prefix, a non-empty
+ * name without '/', suffix (the literal levels line up by themselves). */
+bool mq_tmpl_match(const struct mq_tmpl *t, const char *topic, size_t topic_len, const char **dev,
+                   size_t *dev_len) {
+    if (t->kind == MQ_TMPL_GENERIC) {
+        return mq_template_match(t->src, topic, dev, dev_len);
+    }
+    if (dev != NULL) {
+        *dev = NULL;
+    }
+    if (dev_len != NULL) {
+        *dev_len = 0;
+    }
+    if (t->kind == MQ_TMPL_NONE || topic == NULL) {
+        return false;
+    }
+    if (t->kind == MQ_TMPL_EXACT) {
+        return topic_len == t->len && memcmp(topic, t->src, topic_len) == 0;
+    }
+    /* {device} leading the template acts as a wildcard there: keep $SYS out (as above). */
+    if (topic_len <= t->pre + t->suf || (t->pre == 0 && topic[0] == '$') ||
+        memcmp(topic, t->src, t->pre) != 0 ||
+        memcmp(topic + topic_len - t->suf, t->src + t->pre + MQ_DEVICE_TOKEN_LEN, t->suf) != 0) {
+        return false;
+    }
+    size_t dn = topic_len - t->pre - t->suf;
+    if (memchr(topic + t->pre, '/', dn) != NULL) {
+        return false;
+    }
+    if (dev != NULL) {
+        *dev = topic + t->pre;
     }
     if (dev_len != NULL) {
         *dev_len = dn;

@@ -14,14 +14,16 @@ struct walk {
     const struct lwm2m_dm_req *r;
     struct lwm2m_encoder *enc;
     uint16_t oid, iid, rid;
+    /* The definition of (oid, rid) while walking one resource: every value read under it needs
+     * it, and looking it up once per resource keeps the model search off the per-value path. */
+    const struct lwm2m_resource_def *rd;
 };
 
 /* One value from the source, converted to the resource's declared type: a provider may keep a
  * scaled register as Float for an Integer resource, but the server must see the declared type
  * (TLV and CBOR carry no type, text would read back wrong). */
 static int read_value(const struct lwm2m_dm_req *r, const struct lwm2m_path *p,
-                      struct lwm2m_value *out) {
-    const struct lwm2m_resource_def *rd = lwm2m_model_path_resource(r->model, p);
+                      const struct lwm2m_resource_def *rd, struct lwm2m_value *out) {
     struct lwm2m_value v;
     int rc = lwm2m_src_read(r, p, &v);
     if (rc != 0)
@@ -35,7 +37,7 @@ static int read_value(const struct lwm2m_dm_req *r, const struct lwm2m_path *p,
 
 static int add_value(struct walk *w, const struct lwm2m_path *p, bool optional) {
     struct lwm2m_value v;
-    int rc = read_value(w->r, p, &v);
+    int rc = read_value(w->r, p, w->rd, &v);
     if (rc == LWM2M_ERR_NOTFOUND && optional)
         return 0; /* listed a moment ago, gone now: not part of the answer */
     if (rc != 0)
@@ -54,6 +56,7 @@ static int read_resource(struct walk *w, const struct lwm2m_resource_def *rd, ui
                          bool optional) {
     struct lwm2m_path p = lwm2m_path_make(3, w->oid, w->iid, rid, 0);
     w->rid = rid;
+    w->rd = rd;
     if (rd->multiple)
         return lwm2m_src_res_instances(w->r, &p, walk_res_instance, w);
     return add_value(w, &p, optional);
@@ -80,8 +83,10 @@ static int walk_object(void *c, uint16_t oid) {
     return lwm2m_src_instances(w->r, oid, walk_instance, w);
 }
 
-/* Feeds everything under p (already checked by read_check) to the encoder. */
-static int walk_target(struct walk *w, const struct lwm2m_path *p) {
+/* Feeds everything under p (already checked by read_check) to the encoder; rd is
+ * lwm2m_model_path_resource(p), which the caller has at hand. */
+static int walk_target(struct walk *w, const struct lwm2m_path *p,
+                       const struct lwm2m_resource_def *rd) {
     w->oid = p->ids[0];
     w->iid = p->ids[1];
     switch (p->len) {
@@ -92,19 +97,21 @@ static int walk_target(struct walk *w, const struct lwm2m_path *p) {
     case 2:
         return walk_instance(w, p->ids[1]);
     case 3:
-        return read_resource(w, lwm2m_model_path_resource(w->r->model, p), p->ids[2], false);
+        return read_resource(w, rd, p->ids[2], false);
     default:
+        w->rd = rd;
         return add_value(w, p, false);
     }
 }
 
-/* What a Read of p needs before walking: the target exists and, for a resource, is readable. */
-static int read_check(const struct lwm2m_dm_req *r, const struct lwm2m_path *p) {
+/* What a Read of p needs before walking: the target exists and, for a resource, is readable.
+ * rd is lwm2m_model_path_resource(p). */
+static int read_check(const struct lwm2m_dm_req *r, const struct lwm2m_path *p,
+                      const struct lwm2m_resource_def *rd) {
     if (p->len >= 1 && lwm2m_dm_oid_protected(p->ids[0]))
         return LWM2M_DM_ERR_UNAUTHORIZED;
     if (lwm2m_src_check(r, p) != 0)
         return LWM2M_ERR_NOTFOUND;
-    const struct lwm2m_resource_def *rd = lwm2m_model_path_resource(r->model, p);
     if (rd != NULL && !lwm2m_resource_allows(rd, LWM2M_OP_R))
         return LWM2M_DM_ERR_NOT_ALLOWED;
     return 0;
@@ -125,10 +132,12 @@ static void body_free(struct body *b) {
 }
 
 /* Runs the walks over paths[0..n) (one request path, or a Read-Composite list) into b. In gateway
- * mode eps[i] (NULL: all r->ep) is the endpoint or device view paths[i] belongs to. */
+ * mode eps[i] (NULL: all r->ep) is the endpoint or device view paths[i] belongs to. rd1 is
+ * lwm2m_model_path_resource(paths[0]) when n == 1 (a plain Read has looked it up already);
+ * a composite passes NULL with n > 1 and each path's definition is looked up here. */
 static int encode(const struct lwm2m_dm_req *r, unsigned ct, const struct lwm2m_path *req,
                   const struct lwm2m_path *paths, struct lwm2m_endpoint *const *eps, size_t n,
-                  bool skip_missing, struct body *b) {
+                  bool skip_missing, const struct lwm2m_resource_def *rd1, struct body *b) {
     size_t cap = sizeof(b->stack);
     b->buf = b->stack;
     for (;;) {
@@ -141,11 +150,13 @@ static int encode(const struct lwm2m_dm_req *r, unsigned ct, const struct lwm2m_
         for (size_t i = 0; i < n && rc == 0; i++) {
             sub.ep = eps != NULL ? eps[i] : r->ep;
             enc.prefix = sub.ep->prefix;
-            rc = skip_missing ? read_check(&sub, &paths[i]) : 0;
+            const struct lwm2m_resource_def *rd =
+                n == 1 ? rd1 : lwm2m_model_path_resource(r->model, &paths[i]);
+            rc = skip_missing ? read_check(&sub, &paths[i], rd) : 0;
             if (rc == LWM2M_ERR_NOTFOUND || rc == LWM2M_DM_ERR_NOT_ALLOWED)
                 rc = 0; /* Read-Composite leaves out what it cannot read */
             else if (rc == 0)
-                rc = walk_target(&w, &paths[i]);
+                rc = walk_target(&w, &paths[i], rd);
             if (rc == LWM2M_ERR_NOTFOUND && skip_missing)
                 rc = 0;
         }
@@ -168,8 +179,8 @@ static int encode(const struct lwm2m_dm_req *r, unsigned ct, const struct lwm2m_
 
 /* The format of the answer: the Accept option when we can produce it for p, else the default
  * for the server's LwM2M version (format.h documents the choice). */
-static int negotiate(const struct lwm2m_dm_req *r, const struct lwm2m_path *p, unsigned *ct) {
-    const struct lwm2m_resource_def *rd = lwm2m_model_path_resource(r->model, p);
+static int negotiate(const struct lwm2m_dm_req *r, const struct lwm2m_path *p,
+                     const struct lwm2m_resource_def *rd, unsigned *ct) {
     bool multiple = rd != NULL && rd->multiple;
     enum lwm2m_type type = rd != NULL ? (enum lwm2m_type)rd->type : LWM2M_TYPE_NONE;
     if (!r->has_accept) {
@@ -189,11 +200,12 @@ static int negotiate(const struct lwm2m_dm_req *r, const struct lwm2m_path *p, u
 static int read_prepare(const struct lwm2m_dm_req *r, unsigned *ct, struct body *b) {
     if (r->path.len == 0)
         return LWM2M_DM_ERR_NOT_ALLOWED; /* Read needs at least an Object ID (§6.3.1) */
-    int rc = read_check(r, &r->path);
+    const struct lwm2m_resource_def *rd = lwm2m_model_path_resource(r->model, &r->path);
+    int rc = read_check(r, &r->path, rd);
     if (rc == 0)
-        rc = negotiate(r, &r->path, ct);
+        rc = negotiate(r, &r->path, rd, ct);
     if (rc == 0)
-        rc = encode(r, *ct, &r->path, &r->path, NULL, 1, false, b);
+        rc = encode(r, *ct, &r->path, &r->path, NULL, 1, false, rd, b);
     return rc;
 }
 
@@ -219,26 +231,26 @@ int lwm2m_dm_read_encode(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
                              .op = LWM2M_DM_OP_READ,
                              .has_accept = accept >= 0,
                              .accept = accept >= 0 ? (uint32_t)accept : 0};
-    struct body *b = malloc(sizeof(*b));
+    /* On the stack as in lwm2m_dm_read: this runs once per notification, and a heap-allocated
+     * struct body cost a malloc/free pair each time. The one malloc left is *body, which the
+     * caller owns and frees (the contract in engine_internal.h). */
+    struct body b; /* no initializer: zeroing the 1 KiB stack area would cost more than a copy */
+    b.buf = NULL;  /* read_prepare may fail before encode sets it */
+    b.len = 0;
     unsigned fmt = 0;
-    if (b == NULL)
-        return LWM2M_ERR_NOMEM;
-    b->buf = NULL; /* read_prepare may fail before the encoder sets it */
-    b->len = 0;
-    int rc = read_prepare(&r, &fmt, b);
+    int rc = read_prepare(&r, &fmt, &b);
     *body = NULL;
-    *len = rc == 0 ? b->len : 0;
+    *len = rc == 0 ? b.len : 0;
     *ct = (uint16_t)fmt;
-    if (rc == 0 && b->len > 0) {
-        *body = b->buf != b->stack ? b->buf : malloc(b->len);
+    if (rc == 0 && b.len > 0) {
+        *body = b.buf != b.stack ? b.buf : malloc(b.len);
         if (*body == NULL)
             rc = LWM2M_ERR_NOMEM;
-        else if (b->buf == b->stack)
-            memcpy(*body, b->stack, b->len);
-        b->buf = b->stack; /* ownership moved to *body */
+        else if (b.buf == b.stack)
+            memcpy(*body, b.stack, b.len);
+        b.buf = b.stack; /* ownership moved to *body */
     }
-    body_free(b);
-    free(b);
+    body_free(&b);
     return rc;
 }
 
@@ -341,7 +353,8 @@ int lwm2m_dm_read_composite(struct lwm2m_dm_req *r) {
             paths != NULL && eps != NULL ? composite_paths(r, cf, paths, eps, &n) : LWM2M_ERR_NOMEM;
     }
     if (rc == 0)
-        rc = encode(r, ct, &root, paths, eps, n, true, &b);
+        rc = encode(r, ct, &root, paths, eps, n, true,
+                    n == 1 ? lwm2m_model_path_resource(r->model, &paths[0]) : NULL, &b);
     if (rc == 0)
         rc = lwm2m_dm_reply(r, COAP_205_CONTENT, (int)ct, b.buf, b.len);
     else

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Vectors for the MQTT payload codec: plain text by wanted type, JSON pointers (RFC 6901 §5
  * examples, ~0 ~1 escapes, arrays), hex and base64 (RFC 4648 §10), malformed payloads that must
- * fail cleanly, and command payload encoding. */
+ * fail cleanly, command payload encoding, and the JSON scanner (fast path) against jansson's
+ * document (slow path) over a table of payloads x pointers x wanted types. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -301,6 +302,219 @@ static void test_encode(void **state) {
     expect_enc(&none, MQ_FMT_TEXT, NULL, NULL);
 }
 
+/* ---- JSON fast path against the jansson path --------------------------------------------------
+ */
+
+/* Payloads the scanner must decide on its own (valid JSON in the subset it handles). */
+static const char *const scan_docs[] = {
+    "{\"v\":21.5}",
+    "{\"v\":7}",
+    " \t\r\n{ \"v\" : -3 , \"w\" : [ 1 , 2 ] }\n ",
+    "{\"v\":0,\"v\":\"last\"}", /* duplicate keys: jansson keeps the last */
+    "{\"a\":{\"b\":1},\"a\":{\"c\":2}}",
+    "{\"a\":{\"b\":1},\"a\":5}",
+    "{\"a\":[1,2],\"a\":{\"0\":9}}",
+    "{\"a\":{\"b\":[10,{\"c\":[true,false,null]}]},\"x\":{}}",
+    "{\"v\":-0,\"i\":123456789012345678,\"j\":-123456789012345678}",
+    "{\"v\":1.0,\"i\":1e3,\"j\":1E+2,\"k\":-2.5e-3,\"l\":0.1,\"m\":1e-99,\"n\":12.0e0}",
+    "{\"v\":\"12.5\",\"i\":\" 7 \",\"j\":\"true\",\"k\":\"AQID\",\"l\":\"\"}",
+    "{\"v\":\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"}",
+    "{\"v\":\"\\u00e9\\u20ac\\ud83d\\ude00\\u0041\"}",
+    "{\"v\":\"\\u0031\\u0032\"}",
+    "{\"v\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}",
+    "{\"a/b\":1,\"m~n\":2,\"\":3,\" \":4,\"v\":[]}",
+    "[5,[6,7],{\"v\":8}]",
+    "42",
+    "\"bare\"",
+    "true",
+    "null",
+    "{\"v\":1,\"big\":1e99,\"neg\":-999999999999999999}",
+    "{\"v\":true,\"w\":false}",
+    "{\"v\":null}",
+    "{\"v\":{\"x\":1}}",
+    "{\"v\":[1,2]}",
+};
+
+/* Payloads the scanner must leave to jansson (malformed, or outside its subset). */
+static const char *const fallback_docs[] = {
+    "",
+    "   ",
+    "{",
+    "{\"v\":}",
+    "{\"v\":1,}",
+    "[1,2,]",
+    "{\"v\":1}}",
+    "{\"v\":1} x",
+    "{\"v\" 1}",
+    "{v:1}",
+    "{\"v\":01}",
+    "{\"v\":1.}",
+    "{\"v\":.5}",
+    "{\"v\":+1}",
+    "{\"v\":-}",
+    "{\"v\":1e}",
+    "{\"v\":0x10}",
+    "{\"v\":NaN}",
+    "{\"v\":tru}",
+    "{\"v\":truex}",
+    "{\"v\":1e99999}",
+    "{\"v\":1,\"x\":99999999999999999999999}",
+    "{\"v\":1234567890123456789}",
+    "{\"v\":1,\"x\":1e400}",
+    "{\"v\":\"\\x\"}",
+    "{\"v\":\"\\u12\"}",
+    "{\"v\":\"\\ud800\"}",
+    "{\"v\":\"\\udc00\"}",
+    "{\"v\":\"\\ud800\\u0041\"}",
+    "{\"v\":\"a\tb\"}",
+    "{\"v\":\"\xff\"}",
+    "{\"v\":\"\xc0\xaf\"}",
+    "{\"v\":\"\xed\xa0\x80\"}",
+    "{\"v\":1,\"x\":\"\xe2\x82\"}",
+    "{\"\\u0076\":1}",
+    "{\"v\":\"unterminated}",
+    "\xef\xbb\xbf{\"v\":1}",
+    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+};
+/* A NUL byte after the document (json_loadb takes the length): refused by both. */
+static const uint8_t nul_tail[] = {'{', '"', 'v', '"', ':', '1', '}', 0};
+
+static const char *const scan_ptrs[] = {
+    "",     "/",          "/v",      "/w",     "/w/1", "/a",    "/a/b", "/a/c",
+    "/a/0", "/a/b/1/c/2", "/a/b/01", "/a/b/-", "/i",   "/j",    "/k",   "/l",
+    "/m",   "/n",         "/a~1b",   "/m~0n",  "/ ",   "/0",    "/1/1", "/2/v",
+    "/v/x", "/v/0",       "/big",    "/neg",   "/x",   "/nope", "/v~2", "v",
+};
+
+static bool same_value(const struct adapter_value *a, const struct adapter_value *b) {
+    if (a->type != b->type || a->quality != b->quality) {
+        return false;
+    }
+    switch (a->type) {
+    case ADAPTER_V_BOOL:
+        return a->v.b == b->v.b;
+    case ADAPTER_V_INT:
+        return a->v.i == b->v.i;
+    case ADAPTER_V_UINT:
+        return a->v.u == b->v.u;
+    case ADAPTER_V_DOUBLE:
+        return memcmp(&a->v.f, &b->v.f, sizeof(double)) == 0;
+    case ADAPTER_V_STRING:
+    case ADAPTER_V_BYTES:
+        return a->v.bytes.len == b->v.bytes.len &&
+               (a->v.bytes.len == 0 || memcmp(a->v.bytes.ptr, b->v.bytes.ptr, a->v.bytes.len) == 0);
+    default:
+        return true;
+    }
+}
+
+/* The jansson path's verdict on one payload, pointer and wanted type. */
+static int slow_decode(const char *doc, const char *ptr, uint8_t want, struct mq_buf *scratch,
+                       struct adapter_value *v, void **parsed) {
+    if (mq_json_parse((const uint8_t *)doc, strlen(doc), parsed) != 0) {
+        *parsed = NULL;
+        return -EBADMSG;
+    }
+    return mq_payload_decode(NULL, 0, MQ_FMT_JSON, ptr, want, *parsed, scratch, v);
+}
+
+/* Where even a valid document goes to jansson: a bad pointer (reported after parsing), the JSON
+ * text of an object or array for a string resource (with want NONE both say -EDOM), base64 with
+ * escapes in it. */
+static bool may_fall_back(const char *doc, const char *ptr, uint8_t want, int slow_rc) {
+    struct mq_buf b = {0};
+    struct adapter_value v;
+    bool structured =
+        want == ADAPTER_V_STRING && slow_rc == 0 &&
+        mq_json_scan((const uint8_t *)doc, strlen(doc), ptr, ADAPTER_V_NONE, &b, &v) == -EDOM;
+    mq_buf_free(&b);
+    return slow_rc == -EINVAL || structured ||
+           (want == ADAPTER_V_BYTES && strchr(doc, '\\') != NULL);
+}
+
+/* Checks payload x every pointer x every wanted type: the scanner (when it decides), and
+ * mq_payload_decode without a document, agree with jansson's document. */
+static void check_scan(const char *doc, bool must_scan) {
+    struct mq_buf s1 = {0}, s2 = {0}, s3 = {0};
+    for (size_t p = 0; p < sizeof(scan_ptrs) / sizeof(scan_ptrs[0]); p++) {
+        for (uint8_t want = ADAPTER_V_NONE; want <= ADAPTER_V_BYTES; want++) {
+            struct adapter_value fast, slow, dflt;
+            void *parsed;
+            int rs = slow_decode(doc, scan_ptrs[p], want, &s1, &slow, &parsed);
+            int rf =
+                mq_json_scan((const uint8_t *)doc, strlen(doc), scan_ptrs[p], want, &s2, &fast);
+            int rd = mq_payload_decode((const uint8_t *)doc, strlen(doc), MQ_FMT_JSON, scan_ptrs[p],
+                                       want, NULL, &s3, &dflt);
+            if (rs == -EBADMSG) {
+                memset(&slow, 0, sizeof(slow));
+                slow.quality = ADAPTER_Q_BAD_DATA;
+            }
+            bool ok = rd == rs && same_value(&dflt, &slow) &&
+                      (rf == -EAGAIN ? !must_scan || may_fall_back(doc, scan_ptrs[p], want, rs)
+                                     : rf == rs && same_value(&fast, &slow));
+            if (!ok) {
+                print_error("doc '%s' ptr '%s' want %u: jansson %d, scan %d, decode %d\n", doc,
+                            scan_ptrs[p], want, rs, rf, rd);
+            }
+            assert_true(ok);
+            if (parsed != NULL) {
+                mq_json_release(parsed);
+            }
+        }
+    }
+    mq_buf_free(&s1);
+    mq_buf_free(&s2);
+    mq_buf_free(&s3);
+}
+
+static void test_json_scan_vs_jansson(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof(scan_docs) / sizeof(scan_docs[0]); i++) {
+        check_scan(scan_docs[i], true);
+    }
+    for (size_t i = 0; i < sizeof(fallback_docs) / sizeof(fallback_docs[0]); i++) {
+        check_scan(fallback_docs[i], false);
+        struct mq_buf b = {0};
+        struct adapter_value v;
+        assert_int_equal(mq_json_scan((const uint8_t *)fallback_docs[i], strlen(fallback_docs[i]),
+                                      "/v", ADAPTER_V_NONE, &b, &v),
+                         -EAGAIN);
+        mq_buf_free(&b);
+    }
+    struct mq_buf b = {0};
+    struct adapter_value v;
+    assert_int_equal(mq_json_scan(nul_tail, sizeof(nul_tail), "/v", ADAPTER_V_INT, &b, &v),
+                     -EAGAIN);
+    assert_int_equal(mq_payload_decode(nul_tail, sizeof(nul_tail), MQ_FMT_JSON, "/v", ADAPTER_V_INT,
+                                       NULL, &b, &v),
+                     -EBADMSG);
+    mq_buf_free(&b);
+}
+
+/* The fast path's own results, so that agreement cannot hide a shared mistake. */
+static void test_json_scan_values(void **state) {
+    struct fx *f = *state;
+    const char *esc = "{\"v\":\"\\u00e9\\ud83d\\ude00\\n\"}";
+    assert_int_equal(
+        mq_json_scan((const uint8_t *)esc, strlen(esc), "/v", ADAPTER_V_STRING, &f->scratch, &f->v),
+        0);
+    assert_str(&f->v, ADAPTER_V_STRING, "\xc3\xa9\xf0\x9f\x98\x80\n");
+    const char *dup = "{\"a\":{\"b\":1},\"a\":{\"b\":2}}";
+    assert_int_equal(
+        mq_json_scan((const uint8_t *)dup, strlen(dup), "/a/b", ADAPTER_V_INT, &f->scratch, &f->v),
+        0);
+    assert_int_equal(f->v.v.i, 2);
+    const char *arr = "{\"a\":[{\"x\":1},{\"x\":[5,6]}]}";
+    assert_int_equal(mq_json_scan((const uint8_t *)arr, strlen(arr), "/a/1/x/1", ADAPTER_V_NONE,
+                                  &f->scratch, &f->v),
+                     0);
+    assert_int_equal(f->v.type, ADAPTER_V_INT);
+    assert_int_equal(f->v.v.i, 6);
+    /* Malformed after the value: the whole document is still checked. */
+    const char *tail = "{\"v\":1,\"w\":}";
+    assert_int_equal(dec(f, tail, MQ_FMT_JSON, "/v", ADAPTER_V_INT), -EBADMSG);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_text, setup, teardown),
@@ -309,6 +523,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hex_base64, setup, teardown),
         cmocka_unit_test(test_encode),
+        cmocka_unit_test(test_json_scan_vs_jansson),
+        cmocka_unit_test_setup_teardown(test_json_scan_values, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

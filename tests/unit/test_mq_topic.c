@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Vectors for the MQTT adapter's topic code: filter and topic-name validity, wildcard matching
  * by the rules of MQTT 3.1.1/5 §4.7 ('+', '#', the parent of '#', '$' topics), and {device}
- * templates (expansion, subscription filter, extraction of the device name). */
+ * templates (expansion, subscription filter, extraction of the device name), and templates
+ * prepared for matching (mq_template_compile) against mq_template_match on a table. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -162,12 +163,95 @@ static void test_template_match(void **state) {
     assert_false(mq_template_match(NULL, "a", NULL, NULL));
 }
 
+/* Every template against every topic: the prepared match gives what mq_template_match gives. */
+static void test_compiled_match(void **state) {
+    (void)state;
+    static const char *const tmpls[] = {
+        "sensors/{device}/state",
+        "{device}/state",
+        "sensors/{device}",
+        "{device}",
+        "a/x-{device}.y/b",
+        "a/{device}-z",
+        "a/b/c",
+        "a/+/{device}",
+        "a/{device}/#",
+        "{device}/{device}",
+        "x{device}y",
+        "$SYS/{device}",
+        "",
+        "a//{device}",
+        "a/{device}/",
+        "#",
+    };
+    static const char *const topics[] = {
+        "sensors/d1/state",
+        "sensors/d1/state/x",
+        "sensors//state",
+        "sensors/a/b/state",
+        "d1/state",
+        "$d1/state",
+        "sensors/d1",
+        "sensors/",
+        "sensors",
+        "d1",
+        "$SYS",
+        "a/x-d.y/b",
+        "a/x-.y/b",
+        "a/x-d/e.y/b",
+        "a/d-z",
+        "a/-z",
+        "a/b/c",
+        "a/b/c/",
+        "a/q/d",
+        "a/d/e/f",
+        "d/d",
+        "d/e",
+        "xdy",
+        "xy",
+        "$SYS/broker",
+        "",
+        "a//d",
+        "a/d/",
+        "a/d",
+        "x/y/z",
+        "/",
+        "sensors/d1/stat",
+    };
+    for (size_t i = 0; i < sizeof(tmpls) / sizeof(tmpls[0]); i++) {
+        struct mq_tmpl t;
+        mq_template_compile(tmpls[i], &t);
+        for (size_t j = 0; j < sizeof(topics) / sizeof(topics[0]); j++) {
+            const char *d1 = "x", *d2 = "y";
+            size_t n1 = 99, n2 = 98;
+            bool m1 = mq_template_match(tmpls[i], topics[j], &d1, &n1);
+            bool m2 = mq_tmpl_match(&t, topics[j], strlen(topics[j]), &d2, &n2);
+            if (m1 != m2 || d1 != d2 || n1 != n2) {
+                print_error("template '%s' topic '%s': %d vs %d\n", tmpls[i], topics[j], m1, m2);
+            }
+            assert_true(m1 == m2 && d1 == d2 && n1 == n2);
+        }
+    }
+    struct mq_tmpl t;
+    mq_template_compile("sensors/{device}/state", &t);
+    assert_int_equal(t.kind, MQ_TMPL_DEVICE);
+    assert_int_equal(t.pre, 8);
+    assert_int_equal(t.suf, 6);
+    assert_true(mq_tmpl_match(&t, "sensors/d/state", 15, NULL, NULL));
+    mq_template_compile("a/+/{device}", &t);
+    assert_int_equal(t.kind, MQ_TMPL_GENERIC);
+    mq_template_compile("a/b", &t);
+    assert_int_equal(t.kind, MQ_TMPL_EXACT);
+    mq_template_compile(NULL, &t);
+    assert_int_equal(t.kind, MQ_TMPL_NONE);
+    assert_false(mq_tmpl_match(&t, "a", 1, NULL, NULL));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_filter_check),
-        cmocka_unit_test(test_match),
-        cmocka_unit_test(test_template_check_expand),
-        cmocka_unit_test(test_template_match),
+        cmocka_unit_test(test_filter_check),          cmocka_unit_test(test_match),
+        cmocka_unit_test(test_template_check_expand), cmocka_unit_test(test_template_match),
+        cmocka_unit_test(test_compiled_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
