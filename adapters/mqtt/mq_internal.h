@@ -199,4 +199,13 @@ void mq_dispatch_message(void *ctx, const char *topic, const uint8_t *payload, s
 /* Frees a device and forgets its point users (discovered devices marked gone, destroy). */
 void mq_dev_free(struct mq_adapter *a, struct mq_dev *d);
 
+/* mq_encode.c: grows b to hold at least n bytes (0 or -ENOMEM); copies n bytes into b with a NUL
+ * after them that len does not count. Shared by the decoder and the encoder. */
+int mq_buf_reserve(struct mq_buf *b, size_t n);
+int mq_buf_set(struct mq_buf *b, const void *p, size_t n);
+/* mq_payload.c: the RFC 6901 reference token at *p (just after a '/') into tok (MQ_JP_TOKEN_MAX
+ * bytes, ~0 and ~1 unescaped), its length in *tl, *p moved to the next '/' or the end. 0 or
+ * -EINVAL (a bad escape, a token too long). */
+int mq_jp_token(const char **p, char *tok, size_t *tl);
+
 #endif /* GW_MQ_INTERNAL_H */
