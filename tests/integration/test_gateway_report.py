@@ -214,17 +214,18 @@ def test_con_notifications():
     assert [v for v, _ in timed_values(n)] == [30], n
 
 
-def test_store_and_forward_outage():
-    publish("sf", 20)  # online: through the queue, delivered at once
-    sends_with("sf", lambda s: [v for v, _ in timed_values(s)] == [20], timeout=5)
+def outage_sends(device, values, queue_dir, next_values):
+    """Pauses the server for about 5 s while device publishes values a second apart; checks the
+    queue reaches disk in state/queue_dir (a plain CON Send would only live in memory), then
+    that next_values() (the values of the next Send) delivers them all, in order, each with the
+    time it was taken, not the time of delivery."""
     S["srv"].pause()
     start = time.monotonic()
     sent = []
-    for v in (21, 22.5, 24):
+    for v in values:
         time.sleep(1.0)
-        sent.append((v, publish("sf", v)))
-    # kept on disk while the server is away (a plain CON Send would only live in memory)
-    qdir = os.path.join(S["dir"], "state", "queue")
+        sent.append((v, publish(device, v)))
+    qdir = os.path.join(S["dir"], "state", queue_dir)
     harness.wait_for(lambda: any(os.path.getsize(os.path.join(qdir, f)) > 0
                                  for f in os.listdir(qdir)), timeout=3, what="queue file")
     time.sleep(max(0.0, 5.0 - (time.monotonic() - start)))
@@ -233,12 +234,19 @@ def test_store_and_forward_outage():
     deadline = time.monotonic() + 25
     while len(got) < len(sent) and time.monotonic() < deadline:
         try:
-            got += timed_values(S["srv"].wait_send(ep("sf"), timeout=1))
+            got += next_values()
         except TimeoutError:
             pass
     assert [v for v, _ in got] == [v for v, _ in sent], (got, sent)
     for (v, t), (_, want) in zip(got, sent):
-        assert abs(t - want) < 1.5, (v, t, want)  # the time it was taken, not of delivery
+        assert abs(t - want) < 1.5, (v, t, want)
+
+
+def test_store_and_forward_outage():
+    publish("sf", 20)  # online: through the queue, delivered at once
+    sends_with("sf", lambda s: [v for v, _ in timed_values(s)] == [20], timeout=5)
+    outage_sends("sf", (21, 22.5, 24), "queue",
+                 lambda: timed_values(S["srv"].wait_send(ep("sf"), timeout=1)))
 
 
 def queue_files(qdir, marker):
@@ -310,27 +318,8 @@ def test_gateway_mode_send_is_prefixed():
 
 
 def test_gateway_mode_store_and_forward_outage():
-    S["srv"].pause()
-    start = time.monotonic()
-    sent = []
-    for v in (31, 32.5, 34):
-        time.sleep(1.0)
-        sent.append((v, publish("ga", v)))
-    qdir = os.path.join(S["dir"], "state", "gwq")
-    harness.wait_for(lambda: any(os.path.getsize(os.path.join(qdir, f)) > 0
-                                 for f in os.listdir(qdir)), timeout=3, what="queue file")
-    time.sleep(max(0.0, 5.0 - (time.monotonic() - start)))
-    S["srv"].resume()
-    got = []
-    deadline = time.monotonic() + 25
-    while len(got) < len(sent) and time.monotonic() < deadline:
-        try:
-            got += gw_values(S["srv"].wait_send(GW_EP, timeout=1), "ga")
-        except TimeoutError:
-            pass
-    assert [v for v, _ in got] == [v for v, _ in sent], (got, sent)
-    for (v, t), (_, want) in zip(got, sent):
-        assert abs(t - want) < 1.5, (v, t, want)
+    outage_sends("ga", (31, 32.5, 34), "gwq",
+                 lambda: gw_values(S["srv"].wait_send(GW_EP, timeout=1), "ga"))
     assert len([e for e in S["srv"].events("register") if e["ep"] == GW_EP]) == 1
 
 
