@@ -16,6 +16,8 @@
 
 #include "mqtt/mq.h"
 
+#include "../unit/mq_value_same.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A prepared template matches exactly as mq_template_match does. */
@@ -53,27 +55,6 @@ static void fuzz_topics(const uint8_t *p, size_t n) {
     (void)mq_template_expand(topic, "dev", out, sizeof(out));
     (void)mq_template_filter(topic, out, sizeof(out));
     free(topic);
-}
-
-static bool same_value(const struct adapter_value *a, const struct adapter_value *b) {
-    if (a->type != b->type || a->quality != b->quality) {
-        return false;
-    }
-    switch (a->type) {
-    case ADAPTER_V_BOOL:
-        return a->v.b == b->v.b;
-    case ADAPTER_V_INT:
-    case ADAPTER_V_UINT:
-        return a->v.u == b->v.u;
-    case ADAPTER_V_DOUBLE:
-        return memcmp(&a->v.f, &b->v.f, sizeof(double)) == 0;
-    case ADAPTER_V_STRING:
-    case ADAPTER_V_BYTES:
-        return a->v.bytes.len == b->v.bytes.len &&
-               (a->v.bytes.len == 0 || memcmp(a->v.bytes.ptr, b->v.bytes.ptr, a->v.bytes.len) == 0);
-    default:
-        return true;
-    }
 }
 
 /* The scanner decides only what jansson would decide the same way: a malformed document is

@@ -14,6 +14,8 @@
 
 #include "mqtt/mq.h"
 
+#include "mq_value_same.h"
+
 struct fx {
     struct mq_buf scratch;
     struct adapter_value v;
@@ -385,28 +387,6 @@ static const char *const scan_ptrs[] = {
     "/m",   "/n",         "/a~1b",   "/m~0n",  "/ ",   "/0",    "/1/1", "/2/v",
     "/v/x", "/v/0",       "/big",    "/neg",   "/x",   "/nope", "/v~2", "v",
 };
-
-static bool same_value(const struct adapter_value *a, const struct adapter_value *b) {
-    if (a->type != b->type || a->quality != b->quality) {
-        return false;
-    }
-    switch (a->type) {
-    case ADAPTER_V_BOOL:
-        return a->v.b == b->v.b;
-    case ADAPTER_V_INT:
-        return a->v.i == b->v.i;
-    case ADAPTER_V_UINT:
-        return a->v.u == b->v.u;
-    case ADAPTER_V_DOUBLE:
-        return memcmp(&a->v.f, &b->v.f, sizeof(double)) == 0;
-    case ADAPTER_V_STRING:
-    case ADAPTER_V_BYTES:
-        return a->v.bytes.len == b->v.bytes.len &&
-               (a->v.bytes.len == 0 || memcmp(a->v.bytes.ptr, b->v.bytes.ptr, a->v.bytes.len) == 0);
-    default:
-        return true;
-    }
-}
 
 /* The jansson path's verdict on one payload, pointer and wanted type. */
 static int slow_decode(const char *doc, const char *ptr, uint8_t want, struct mq_buf *scratch,
