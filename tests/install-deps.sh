@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libevent-dev libssl-dev libmosquitto-dev libmodbus-dev libyaml-dev libjansson-dev libcbor-dev
   libexpat1-dev libcmocka-dev
-  libcoap3-dev libcoap3-bin mosquitto mosquitto-clients python3 python3-pymodbus socat
+  libcoap3-dev libcoap3-bin libgnutls28-dev openssl mosquitto mosquitto-clients python3 python3-pymodbus socat
 )
 
 missing=()

@@ -10,6 +10,14 @@ on stdin, results and events on stdout) and gives tests a plain API. Not a test 
         assert r.code == "2.05", r
         obs = srv.observe(reg.ep, "/3303/0/5700")
         n = srv.wait_notify(token=obs.token, timeout=5)
+
+DTLS (libcoap's GnuTLS flavour on the server side) on a second port, next to the plain one:
+
+    with LwM2MServer(psk={"urn:dev:gw:meter-1": b"secret-key"}) as srv:   # srv.dtls_uri
+        reg = srv.wait_registration("urn:dev:gw:meter-1")
+        assert reg.secure and reg.psk_identity == "urn:dev:gw:meter-1"
+        srv.drop_sessions()      # the server forgets its DTLS sessions, as a restart does
+    LwM2MServer(pki=dtls_certs.server_pki(dtls_certs.make_pki(tmp, ["ep1"])))  # reg.cert_cn
 """
 import collections
 import itertools
@@ -81,7 +89,8 @@ class Result:
 class Registration:
     """A register event: ep, id, lt, version (lwm2m=), binding (b=), queue (the 1.1 Q parameter
     was present; a 1.0 "UQ" stays in binding), sms, links, addr and port (the endpoint's source
-    address as the server saw it), t (monotonic ms, as time.monotonic() * 1000)."""
+    address as the server saw it), t (monotonic ms, as time.monotonic() * 1000), secure (it came
+    over DTLS), psk_identity or cert_cn (the DTLS client's identity, else None)."""
 
     def __init__(self, ev):
         self.raw = ev
@@ -96,6 +105,9 @@ class Registration:
         self.addr = ev.get("addr")
         self.port = ev.get("port")
         self.t = ev.get("t")
+        self.secure = ev.get("secure")
+        self.psk_identity = ev.get("psk_identity")
+        self.cert_cn = ev.get("cert_cn")
 
     @property
     def objects(self):
@@ -205,14 +217,38 @@ def _payload_fields(payload):
     return {"payload": bytes(payload).hex()}
 
 
+def _psk_args(psk):
+    args = []
+    for identity, key in psk.items():
+        if isinstance(identity, bytes):
+            identity = identity.decode("utf-8")
+        key = bytes(key).hex() if isinstance(key, (bytes, bytearray)) else bytes.fromhex(key).hex()
+        args += ["--psk", "%s:%s" % (identity, key)]
+    return args
+
+
 class LwM2MServer:
     """The test LwM2M server as a subprocess. Every method that issues a request returns a
-    Result; waits raise TimeoutError."""
+    Result; waits raise TimeoutError.
+
+    DTLS: dtls_port (0: a free port; None: no DTLS unless psk or pki is given, then 0) listens on
+    the same addresses as the plain port. psk: {identity: key} (key as bytes, or a hex string);
+    a client offering another identity or key fails the handshake. pki: (cert, key, ca) PEM
+    paths: the server's certificate and key, and the CA that client certificates must chain to
+    (a client certificate is required). Both may be given."""
 
     def __init__(self, port=0, addr="127.0.0.1", ipv6=False, timeout=10.0, reject_versions=(),
-                 register_code=None, extra_args=(), binary=None, log_level=None):
+                 register_code=None, extra_args=(), binary=None, log_level=None, dtls_port=None,
+                 psk=None, pki=None):
         self.binary = binary or server_binary()
         self.args = ["--port", str(port), "--addr", addr, "--timeout", str(timeout)]
+        if dtls_port is None and (psk or pki):
+            dtls_port = 0
+        if dtls_port is not None:
+            self.args += ["--dtls-port", str(dtls_port)]
+        self.args += _psk_args(psk or {})
+        if pki:
+            self.args += ["--pki", ",".join(pki)]
         if ipv6:
             self.args.append("--ipv6")
         for v in reject_versions:
@@ -227,6 +263,8 @@ class LwM2MServer:
         self.returncode = None
         self.port = None
         self.endpoints = []
+        self.dtls_port = None      # the DTLS port once started, or None without DTLS
+        self.dtls_endpoints = []
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
         self._wlock = threading.Lock()
@@ -249,6 +287,8 @@ class LwM2MServer:
         ready = self.wait_event("ready", timeout=timeout)
         self.port = ready["port"]
         self.endpoints = ready["endpoints"]
+        self.dtls_port = ready.get("dtls_port")
+        self.dtls_endpoints = ready.get("dtls_endpoints", [])
         return self
 
     def stop(self, timeout=5.0):
@@ -284,6 +324,14 @@ class LwM2MServer:
     @property
     def uri(self):
         return "coap://127.0.0.1:%d" % self.port
+
+    @property
+    def dtls_uri(self):
+        """coaps://127.0.0.1:N (coaps://[::1]:N on an IPv6-only server), or None without DTLS."""
+        if self.dtls_port is None:
+            return None
+        addr = self.dtls_endpoints[0]["addr"] if self.dtls_endpoints else "127.0.0.1"
+        return "coaps://%s:%d" % ("[%s]" % addr if ":" in addr else addr, self.dtls_port)
 
     def stderr_tail(self):
         return "\n".join(self._stderr)
@@ -404,6 +452,21 @@ class LwM2MServer:
     def wait_send(self, ep=None, timeout=10.0):
         return Result(self.wait_event("send", timeout=timeout, ep=ep))
 
+    def wait_dtls_failed(self, pred=None, timeout=10.0):
+        """A failed DTLS handshake: {addr, port, reason, detail?, psk_identity?}. reason:
+        "unknown psk identity" (with psk_identity), "handshake record does not decrypt (wrong
+        key?)" (a wrong PSK key, reported at the client's Finished), or "handshake failed" (detail:
+        libcoap's last warning, e.g. "... The peer certificate's CA is unknown: 'CN'" or "Client
+        Certificate requested and required, but not provided")."""
+        return self.wait_event("dtls_failed", pred, timeout)
+
+    def wait_dtls_closed(self, ep=None, pred=None, timeout=10.0):
+        """An established DTLS session ended: {ep? (its registration), addr, port, reason}, reason
+        "closed" (by the client: close_notify or a fatal alert), "new handshake from the client"
+        (a ClientHello came from its address: the client restarted or gave up on the session) or
+        "session expired" (idle). Its registration stays, without a session."""
+        return self.wait_event("dtls_closed", pred, timeout, ep=ep)
+
     def wait_notify(self, token=None, ep=None, path=None, timeout=10.0):
         def match(e):
             return (token is None or e["token"] == token) and (path is None or e["path"] == path)
@@ -487,11 +550,21 @@ class LwM2MServer:
         return None
 
     def pause(self):
-        """Drop every datagram in and out until resume(): an outage."""
+        """Drop every datagram in and out until resume(): an outage (plain and DTLS ports)."""
         return self._command({"cmd": "pause"})
 
     def resume(self):
         return self._command({"cmd": "resume"})
+
+    def drop_sessions(self, forget_registrations=False, close_notify=False):
+        """Forget every DTLS session, as a restarted server would: nothing is sent (close_notify
+        =True: libcoap's close_notify goes out), pending requests and observations on them fail
+        with "session dropped", the client's next records go unanswered until it handshakes
+        again. Registrations stay, without a session, until the endpoint's next Update or
+        Register (DM requests to it fail meanwhile); forget_registrations=True removes them too
+        (an Update then gets 4.04). Returns how many sessions were dropped."""
+        return self._command({"cmd": "drop_sessions", "close_notify": close_notify,
+                              "forget_registrations": forget_registrations})["dropped"]
 
     def set_fault(self, reject_version=None, register_code=None, count=1, clear=False):
         """reject_version: "1.2" or a list (Register with it gets 4.12, [] clears);

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Self-test of the test LwM2M server (tests/peers/lwm2m_test_server) with independent tools only:
 libcoap's coap-client-notls plays the LwM2M client for Register/Update/De-register/Send, and
-libcoap's example coap-server-notls answers the requests the server issues. Prints one line per
-case and "N passed, M failed"; exits non-zero on a failure."""
+libcoap's example coap-server-notls answers the requests the server issues. Over DTLS,
+coap-client-openssl is the client (the server's DTLS is libcoap's GnuTLS flavour, so the two ends
+are different stacks), with certificates from dtls_certs.py. Prints one line per case and
+"N passed, M failed"; exits non-zero on a failure."""
 import os
 import re
 import socket
@@ -13,18 +15,29 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dtls_certs  # noqa: E402
 from lwm2m_server import (CT_LINK, CT_SENML_CBOR, CT_SENML_JSON, CT_TEXT, CT_TLV,  # noqa: E402
                           LwM2MServer, parse_links, senml_values, tlv_find, tlv_float, tlv_int,
                           tlv_str)
 
 COAP_CLIENT = "coap-client-notls"
+COAP_CLIENT_DTLS = "coap-client-openssl"
 COAP_SERVER = "coap-server-notls"
 RESPONSE_RE = re.compile(r"^v:1 t:(?:ACK|CON|NON) c:(\d\.\d\d) i:\w+ \{\w*\} \[(.*?)\]")
-CASES = []
+CASES = []  # (function, its server's extra LwM2MServer arguments)
+# DTLS credentials of the dtls_case servers; PKI is made once by main() (dtls_certs.make_pki)
+PSKS = {"st-psk": b"st-secret-1", "urn:imei:490154203237518": b"st-secret-2"}
+PKI = {}
 
 
 def case(fn):
-    CASES.append(fn)
+    CASES.append((fn, {}))
+    return fn
+
+
+def dtls_case(fn):
+    """A case whose server also listens for DTLS, taking PSKS and the certificates of PKI."""
+    CASES.append((fn, {"dtls": True}))
     return fn
 
 
@@ -51,9 +64,11 @@ class Reply:
         return "Reply(%s, [%s])" % (self.code, self.options)
 
 
-def coap(method, uri, src_port=None, payload=None, ct=None, payload_file=None, wait=5):
-    """One request by coap-client-notls; the response code and options from its INFO log."""
-    args = [COAP_CLIENT, "-v", "6", "-B", str(wait), "-m", method]
+def coap(method, uri, src_port=None, payload=None, ct=None, payload_file=None, wait=5,
+         client=COAP_CLIENT, extra=()):
+    """One request by coap-client-notls (or client, with extra options such as its DTLS
+    credentials); the response code and options from its INFO log."""
+    args = [client, "-v", "6", "-B", str(wait), "-m", method] + list(extra)
     if src_port:
         args += ["-p", str(src_port)]
     if ct is not None:
@@ -111,6 +126,7 @@ def register_update_deregister(srv):
     check(re.fullmatch(r"rd/\w+", r.location), "Location-Path: %r" % r.location)
     reg = srv.wait_registration("st-1", 2)
     check((reg.lt, reg.version, reg.binding, reg.queue) == (60, "1.1", "U", False), reg)
+    check(reg.secure is False and reg.psk_identity is None and reg.cert_cn is None, reg)
     check((reg.addr, reg.port) == ("127.0.0.1", port), "source address: %r" % reg)
     check(reg.objects == ["/1/0", "/3/0"] and "rd/" + reg.id == r.location, reg)
     u = coap("post", "%s/%s?lt=120" % (srv.uri, r.location), port)
@@ -189,7 +205,7 @@ def send_senml(srv):
         r = coap("post", srv.uri + "/dp", port, payload_file=f.name, ct=CT_SENML_CBOR)
     check(r.code == "2.04", "send cbor: %r" % r)
     ev = srv.wait_send("st-send", 2)
-    check(ev.ct == 112 and ev.payload == cbor, ev)
+    check(ev.ct == 112 and ev.payload == cbor and ev.raw["secure"] is False, ev)
     check(senml_values(ev.decoded) == {"/3303/0/5700": 21.5}, ev)
     r = coap("post", srv.uri + "/dp", port, payload='[{"n":"/3/0/0","vs":"ACME"}]',
              ct=CT_SENML_JSON)
@@ -364,18 +380,193 @@ def decoders(srv):
 
 @case
 def ipv6_loopback(_srv):
-    with LwM2MServer(addr="::1") as srv6:
+    with LwM2MServer(addr="::1", psk=PSKS) as srv6:
         port = free_port(socket.AF_INET6, "::1")
         uri = "coap://[::1]:%d/rd?ep=st-v6&lt=60&lwm2m=1.1&b=U" % srv6.port
         check(coap("post", uri, port, payload="</3/0>", ct=CT_LINK).code == "2.01", "v6")
         reg = srv6.wait_registration("st-v6", 2)
         check((reg.addr, reg.port) == ("::1", port), reg)
+        check(srv6.dtls_endpoints == [{"addr": "::1", "port": srv6.dtls_port}], srv6.dtls_endpoints)
+        # coap-client sends "::1" as SNI, which GnuTLS refuses (RFC 6066 allows no IP literals):
+        # the DTLS endpoint is checked with a bare ClientHello
+        check(hello_verify(("::1", srv6.dtls_port), socket.AF_INET6), "no HelloVerifyRequest")
+        check(srv6.stop() == 0, "v6 server exit status")
+
+
+def hello_verify(addr, family=socket.AF_INET):
+    """Whether a DTLS 1.2 ClientHello (PSK with AES-128-CCM-8, no cookie) to addr gets a
+    HelloVerifyRequest, the first answer of a DTLS server."""
+    body = (b"\xfe\xfd" + os.urandom(32) + b"\x00" + b"\x00" + b"\x00\x02\xc0\xa8" +
+            b"\x01\x00")
+    n = len(body).to_bytes(3, "big")
+    hs = b"\x01" + n + b"\x00\x00" + b"\x00\x00\x00" + n + body
+    record = b"\x16\xfe\xfd" + bytes(8) + len(hs).to_bytes(2, "big") + hs
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.settimeout(2)
+        s.sendto(record, addr)
+        try:
+            answer = s.recv(2048)
+        except socket.timeout:
+            return False
+    return len(answer) > 13 and answer[0] == 22 and answer[13] == 3
+
+
+# ---- DTLS: coap-client-openssl against the server's GnuTLS ----
+
+def psk_creds(identity, key=None):
+    return ["-u", identity, "-k", (key or PSKS[identity]).decode()]
+
+
+def cert_creds(cert, key):
+    return ["-c", cert, "-j", key, "-C", PKI["ca"]]
+
+
+def register_dtls(srv, ep, src_port, creds, wait=5, client=COAP_CLIENT_DTLS):
+    uri = "%s/rd?ep=%s&lt=60&lwm2m=1.1&b=U" % (srv.dtls_uri, ep)
+    return coap("post", uri, src_port, payload="</1/0>,</3/0>", ct=CT_LINK, wait=wait,
+                client=client, extra=creds)
+
+
+def from_port(port):
+    return lambda e: e["port"] == port
+
+
+@dtls_case
+def dtls_psk_register_update_send(srv):
+    port = free_port()
+    r = register_dtls(srv, "st-d1", port, psk_creds("urn:imei:490154203237518"))
+    check(r.code == "2.01", "register over DTLS: %r" % r)
+    reg = srv.wait_registration("st-d1", 2)
+    check(reg.secure is True and reg.psk_identity == "urn:imei:490154203237518", reg)
+    check(reg.cert_cn is None and (reg.addr, reg.port) == ("127.0.0.1", port), reg)
+    # coap-client ends its session with close_notify: the registration stays, without a session
+    closed = srv.wait_dtls_closed("st-d1", from_port(port), 2)
+    check(closed["ep"] == "st-d1" and closed["reason"] == "closed", closed)
+    check(srv.read("st-d1", "/3/0").error.startswith("no session"), "DM without a session")
+    u = coap("post", "%s/%s?lt=120" % (srv.dtls_uri, r.location), port,
+             client=COAP_CLIENT_DTLS, extra=psk_creds("st-psk"))
+    check(u.code == "2.04", "update over a new session from the same port: %r" % u)
+    ev = srv.wait_update("st-d1", 2)
+    check(ev["secure"] is True and ev["psk_identity"] == "st-psk" and ev["lt"] == 120, ev)
+    r = coap("post", srv.dtls_uri + "/dp", free_port(), payload="[]", ct=CT_SENML_JSON,
+             client=COAP_CLIENT_DTLS, extra=psk_creds("st-psk"))
+    check(r.code == "4.03", "send from an unregistered session: %r" % r)
+    ev = srv.wait_send(None, 2).raw
+    check(ev["secure"] is True and ev["psk_identity"] == "st-psk", ev)
+    # libcoap's GnuTLS client too (the same stack on both ends, for once)
+    r = register_dtls(srv, "st-d2", free_port(), psk_creds("st-psk"), client="coap-client-gnutls")
+    check(r.code == "2.01" and srv.wait_registration("st-d2", 2).psk_identity == "st-psk", r)
+    check(srv.registration("st-d2").secure is True, "list shows secure")
+
+
+@dtls_case
+def dtls_psk_refused(srv):
+    port = free_port()
+    r = register_dtls(srv, "st-bad", port, psk_creds("st-psk", b"wrong-key"), wait=1)
+    check(r.code is None, "answered with a wrong key: %r" % r)
+    ev = srv.wait_dtls_failed(from_port(port), 2)
+    check("wrong key" in ev["reason"] and "decryption" in ev["detail"], ev)
+    port = free_port()
+    r = register_dtls(srv, "st-bad", port, psk_creds("nobody", b"st-secret-1"), wait=2)
+    check(r.code is None, "answered an unknown identity: %r" % r)
+    ev = srv.wait_dtls_failed(from_port(port), 2)
+    check(ev["reason"] == "unknown psk identity" and ev["psk_identity"] == "nobody", ev)
+    check(srv.events("register") == [], "registered: %r" % srv.events("register"))
+
+
+@dtls_case
+def dtls_certificates(srv):
+    port = free_port()
+    r = register_dtls(srv, "st-c1", port, cert_creds(**PKI["clients"]["st-cert"]))
+    check(r.code == "2.01", "register with a certificate: %r" % r)
+    reg = srv.wait_registration("st-c1", 2)
+    check(reg.secure and reg.cert_cn == "st-cert" and reg.psk_identity is None, reg)
+    port = free_port()
+    r = register_dtls(srv, "st-c2", port, cert_creds(*PKI["rogue"]), wait=2)
+    check(r.code is None, "answered a certificate of another CA: %r" % r)
+    ev = srv.wait_dtls_failed(from_port(port), 2)
+    check("CA is unknown" in ev.get("detail", ""), ev)
+    port = free_port()
+    r = register_dtls(srv, "st-c3", port, ["-C", PKI["ca"]], wait=2)
+    check(r.code is None, "answered a client without a certificate: %r" % r)
+    ev = srv.wait_dtls_failed(from_port(port), 2)
+    check("not provided" in ev.get("detail", ""), ev)
+    check([e["ep"] for e in srv.events("register")] == ["st-c1"], srv.events("register"))
+
+
+@dtls_case
+def dtls_dm_and_drop_sessions(srv):
+    port = free_port()
+    # -G 2: the client repeats its Register a second later on the same DTLS session, answering
+    # requests meanwhile (4.04: coap-client has no resources)
+    args = [COAP_CLIENT_DTLS, "-B", "2", "-G", "2", "-p", str(port), "-m", "post", "-t", "40",
+            "-e", "</3/0>"] + psk_creds("st-psk") + [srv.dtls_uri + "/rd?ep=st-dm&lt=60"]
+    client = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        srv.wait_registration("st-dm", 2)
+        r = srv.read("st-dm", "/3/0", timeout=1)
+        check(r.code == "4.04", "read over the DTLS session: %r" % r)
+        check(srv.drop_sessions() == 1, "one session dropped")
+        check(srv.read("st-dm", "/3/0").error.startswith("no session"), "DM after the drop")
+        client.wait(10)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    check(len(srv.events("register")) == 1, "the Register after the drop was answered")
+    check(srv.events("dtls_closed") == [], "drop reported as a close")
+    r = register_dtls(srv, "st-dm", port, psk_creds("st-psk"))
+    check(r.code == "2.01", "a new handshake from the same port: %r" % r)
+    check(srv.wait_registration("st-dm", 2).raw.get("replaced"), "replaced")
+    srv.drop_sessions(forget_registrations=True)
+    check(srv.registration("st-dm") is None, "registration forgotten")
+
+
+@dtls_case
+def dtls_new_handshake_replaces_session(srv):
+    # a client that restarts (no close_notify) and handshakes again from the same port
+    port = free_port()
+    args = [COAP_CLIENT_DTLS, "-B", "5", "-G", "5", "-p", str(port), "-m", "post", "-t", "40",
+            "-e", "</3/0>"] + psk_creds("st-psk") + [srv.dtls_uri + "/rd?ep=st-re&lt=60"]
+    client = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        srv.wait_registration("st-re", 2)
+    finally:
+        client.kill()
+        client.wait()
+    r = register_dtls(srv, "st-re", port, psk_creds("st-psk"), wait=4)
+    check(r.code == "2.01", "new handshake on an established session's address: %r" % r)
+    ev = srv.wait_dtls_closed("st-re", from_port(port), 1)
+    check(ev["reason"].startswith("new handshake") and ev["ep"] == "st-re", ev)
+
+
+@dtls_case
+def dtls_pause(srv):
+    port = free_port()
+    srv.pause()
+    r = register_dtls(srv, "st-dp", port, psk_creds("st-psk"), wait=1)
+    check(r.code is None, "answered while paused: %r" % r)
+    srv.resume()
+    check(register_dtls(srv, "st-dp", free_port(), psk_creds("st-psk")).code == "2.01", "resumed")
+    srv.wait_registration("st-dp", 2)
+    check(len(srv.events("register")) == 1, "registered once: %r" % srv.events("register"))
 
 
 def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        PKI.update(dtls_certs.make_pki(tmp, client_cns=["st-cert"]))
+        rogue_ca, rogue_key = dtls_certs.make_ca(os.path.join(tmp, "rogue"), cn="rogue-ca")
+        PKI["rogue"] = dtls_certs.make_cert(os.path.join(tmp, "rogue"), "client", "st-rogue",
+                                            rogue_ca, rogue_key)
+        return run_cases()
+
+
+def run_cases():
     passed = failed = 0
-    for fn in CASES:
-        srv = LwM2MServer(timeout=5)
+    for fn, kw in CASES:
+        if kw.get("dtls"):
+            kw = {"psk": PSKS, "pki": dtls_certs.server_pki(PKI)}
+        srv = LwM2MServer(timeout=5, **kw)
         try:
             srv.start()
             fn(srv)

@@ -14,12 +14,18 @@
  *            "observe"?,"token"? (observe)} or {"id","error":"timeout"|"reset"|...}.
  * Local commands: cancel_observe {"token","mode":"get"|"rst"}, list, pause, resume,
  *   fault {"reject_version":V|[..],"register_code":"4.03","count":N,"clear":true},
- *   decode {"ct","payload"}, encode {"ct","senml"}, set {"timeout"}, ping, quit.
- * Events: {"event","t":monotonic ms,...}: ready {port,endpoints,pid}, register {ep,id,lt,lwm2m,
- *   b,q,sms?,links,addr,port,replaced?}, register_rejected {ep,lwm2m,code,reason}, update {ep,id,
- *   lt?,b?,q?,sms?,links?,addr,port}, deregister, expired {ep,id}, send {ep,ct,code,payload,
- *   decoded}, notify {token,ep,path,code,ct,observe,payload,decoded,cancelled?},
- *   observe_failed {token,reason}. */
+ *   decode {"ct","payload"}, encode {"ct","senml"}, set {"timeout"}, ping, quit,
+ *   drop_sessions {"forget_registrations","close_notify"} (forget every DTLS session, as a
+ *   restart would; registrations stay without a session unless forgotten) -> {"dropped":N}.
+ * Events: {"event","t":monotonic ms,...}: ready {port,endpoints,dtls_port,dtls_endpoints,pid},
+ *   register {ep,id,lt,lwm2m,b,q,sms?,links,addr,port,secure,psk_identity?|cert_cn?,replaced?},
+ *   register_rejected {ep,lwm2m,code,reason}, update {ep,id,lt?,b?,q?,sms?,links?,addr,port,
+ *   secure,psk_identity?|cert_cn?}, deregister, expired {ep,id}, send {ep,secure,psk_identity?|
+ *   cert_cn?,ct,code,payload,decoded}, notify {token,ep,path,code,ct,observe,payload,decoded,
+ *   cancelled?}, observe_failed {token,reason}, dtls_failed {addr,port,reason,detail?,
+ *   psk_identity?} (a handshake failed), dtls_closed {ep?,addr,port,reason,detail?} (an
+ *   established DTLS session ended).
+ * DTLS (--dtls-port with --psk and/or --pki) is libcoap's GnuTLS flavour: ts_dtls.c. */
 #include "ts.h"
 
 #include <errno.h>
@@ -124,11 +130,22 @@ int ts_parse_addr(const char *host, int port, coap_address_t *a) {
     return -1;
 }
 
+static bool known_socket(const struct ts_server *srv, int fd) {
+    for (int i = 0; i < srv->n_listen; i++) {
+        if (srv->listen[i].fd == fd)
+            return true;
+    }
+    return false;
+}
+
 /* libcoap does not expose an endpoint's socket; we need it for the bound port (--port 0), a
  * bigger receive buffer (thousands of concurrent registrations) and pause. It is the UDP socket of
- * this process bound to the address, found before any client session exists. */
-static int find_socket(const coap_address_t *want, int *port) {
+ * this process bound to the address that no earlier endpoint owns (the plain and the DTLS
+ * endpoint share the address), found right after the bind, before any client session exists. */
+static int find_socket(const struct ts_server *srv, const coap_address_t *want, int *port) {
     for (int fd = 3; fd < 1024; fd++) {
+        if (known_socket(srv, fd))
+            continue;
         int type;
         socklen_t tl = sizeof(type);
         struct sockaddr_storage ss;
@@ -153,25 +170,28 @@ static int find_socket(const coap_address_t *want, int *port) {
     return -1;
 }
 
-static int listen_on(struct ts_server *srv, const char *host, int port) {
+static int listen_on(struct ts_server *srv, const char *host, int port, bool dtls) {
     coap_address_t a;
-    if (srv->n_listen >= TS_MAX_LISTEN || ts_parse_addr(host, port, &a) < 0) {
+    if (srv->n_listen >= TS_MAX_ENDPOINTS || ts_parse_addr(host, port, &a) < 0) {
         fprintf(stderr, "lwm2m_test_server: bad listen address %s\n", host);
         return -1;
     }
-    if (!coap_new_endpoint(srv->ctx, &a, COAP_PROTO_UDP)) {
-        fprintf(stderr, "lwm2m_test_server: cannot listen on %s port %d\n", host, port);
+    if (!coap_new_endpoint(srv->ctx, &a, dtls ? COAP_PROTO_DTLS : COAP_PROTO_UDP)) {
+        fprintf(stderr, "lwm2m_test_server: cannot listen (%s) on %s port %d\n",
+                dtls ? "dtls" : "udp", host, port);
         return -1;
     }
-    int i = srv->n_listen++;
-    snprintf(srv->listen_addr[i], sizeof(srv->listen_addr[i]), "%s", host);
-    srv->listen_fd[i] = find_socket(&a, &srv->listen_port[i]);
-    if (srv->listen_fd[i] >= 0) {
+    struct ts_listen *l = &srv->listen[srv->n_listen];
+    snprintf(l->addr, sizeof(l->addr), "%s", host);
+    l->dtls = dtls;
+    l->fd = find_socket(srv, &a, &l->port);
+    srv->n_listen++;
+    if (l->fd >= 0) {
         int sz = 8 << 20;
-        if (setsockopt(srv->listen_fd[i], SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
-            setsockopt(srv->listen_fd[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+        if (setsockopt(l->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+            setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
     } else {
-        srv->listen_port[i] = port;
+        l->port = port;
     }
     return 0;
 }
@@ -183,15 +203,20 @@ void ts_set_paused(struct ts_server *srv, bool paused) {
     struct sock_fprog prog = {1, drop_all};
     int dummy = 0;
     for (int i = 0; i < srv->n_listen; i++) {
-        if (srv->listen_fd[i] < 0)
+        int fd = srv->listen[i].fd;
+        if (fd < 0)
             continue;
         if (paused)
-            setsockopt(srv->listen_fd[i], SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+            setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
         else
-            setsockopt(srv->listen_fd[i], SOL_SOCKET, SO_DETACH_FILTER, &dummy, sizeof(dummy));
+            setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &dummy, sizeof(dummy));
     }
-    coap_debug_set_packet_loss(paused ? "100%" : "0%");
     srv->paused = paused;
+    ts_mute(srv, false);
+}
+
+void ts_mute(struct ts_server *srv, bool on) {
+    coap_debug_set_packet_loss(on || srv->paused ? "100%" : "0%");
 }
 
 /* ---- the control channel: JSON lines on stdin ---- */
@@ -233,15 +258,32 @@ static int read_control(struct ts_server *srv, struct line_buf *lb) {
 
 /* ---- options, setup and the loop ---- */
 
+/* The last warning libcoap logged in this part of a loop pass: the detail of a dtls_failed event
+ * (libcoap says why a handshake failed only in its log). A file-scope buffer because libcoap's
+ * log handler takes no context argument; only the loop's thread writes it. */
+static char log_detail[256];
+
 static void log_to_stderr(coap_log_t level, const char *message) {
     /* libcoap logs to stdout by default, which is our control channel. */
     fprintf(stderr, "libcoap[%d]: %s", (int)level, message);
+    if (level <= LOG_WARNING) {
+        message += strspn(message, " *");
+        snprintf(log_detail, sizeof(log_detail), "%.*s", (int)strcspn(message, "\n"), message);
+    }
+}
+
+bool ts_take_log_detail(char *buf, size_t cap) {
+    bool some = log_detail[0] != '\0';
+    snprintf(buf, cap, "%s", log_detail);
+    log_detail[0] = '\0';
+    return some;
 }
 
 static void usage(void) {
     fputs("usage: lwm2m_test_server [--port N] [--addr A]... [--ipv6] [--timeout S]\n"
           "         [--reject-version V]... [--register-code C] [--log-level N]\n"
-          "         [--session-timeout S]\n"
+          "         [--session-timeout S] [--dtls-port N [--psk IDENTITY:HEXKEY]...\n"
+          "         [--pki CERT,KEY,CA]]\n"
           "Commands on stdin and results/events on stdout, one JSON object a line.\n",
           stderr);
 }
@@ -256,10 +298,13 @@ static int parse_options(struct ts_server *srv, int argc, char **argv, int *port
                                          {"register-code", required_argument, 0, 'c'},
                                          {"log-level", required_argument, 0, 'l'},
                                          {"session-timeout", required_argument, 0, 's'},
+                                         {"dtls-port", required_argument, 0, 'd'},
+                                         {"psk", required_argument, 0, 'k'},
+                                         {"pki", required_argument, 0, 'x'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "p:a:6t:r:c:l:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:a:6t:r:c:l:s:d:k:x:h", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             *port = atoi(optarg);
@@ -288,6 +333,19 @@ static int parse_options(struct ts_server *srv, int argc, char **argv, int *port
         case 's':
             srv->session_timeout_s = (unsigned)atoi(optarg);
             break;
+        case 'd':
+            srv->dtls_port = atoi(optarg);
+            if (srv->dtls_port < 0 || srv->dtls_port > 65535)
+                return -1;
+            break;
+        case 'k':
+            if (ts_dtls_add_psk(srv, optarg) < 0)
+                return -1;
+            break;
+        case 'x':
+            if (ts_dtls_set_pki(srv, optarg) < 0)
+                return -1;
+            break;
         default:
             return -1;
         }
@@ -312,6 +370,7 @@ static int setup(struct ts_server *srv, int argc, char **argv) {
     coap_set_log_handler(log_to_stderr);
     coap_set_log_level(LOG_WARNING);
     srv->default_timeout_s = 10;
+    srv->dtls_port = -1;
     if (parse_options(srv, argc, argv, &port, addrs, &naddr) < 0) {
         usage();
         return -1;
@@ -327,11 +386,15 @@ static int setup(struct ts_server *srv, int argc, char **argv) {
     if (srv->session_timeout_s) /* idle unregistered peers; registered ones are referenced */
         coap_context_set_session_timeout(srv->ctx, srv->session_timeout_s);
     coap_prng(&srv->token_seq, sizeof(srv->token_seq));
-    if (ts_rd_init(srv) < 0)
+    if (ts_rd_init(srv) < 0 || ts_dtls_setup(srv) < 0)
         return -1;
     ts_dm_init(srv);
     for (int i = 0; i < naddr; i++) {
-        if (listen_on(srv, addrs[i], port) < 0)
+        if (listen_on(srv, addrs[i], port, false) < 0)
+            return -1;
+    }
+    for (int i = 0; srv->dtls_port >= 0 && i < naddr; i++) {
+        if (listen_on(srv, addrs[i], srv->dtls_port, true) < 0)
             return -1;
     }
     return 0;
@@ -339,12 +402,19 @@ static int setup(struct ts_server *srv, int argc, char **argv) {
 
 static void emit_ready(struct ts_server *srv) {
     json_t *ev = ts_event_new("ready");
-    json_t *eps = json_array();
-    for (int i = 0; i < srv->n_listen; i++)
-        json_array_append_new(
-            eps, json_pack("{s:s,s:i}", "addr", srv->listen_addr[i], "port", srv->listen_port[i]));
-    json_object_set_new(ev, "port", json_integer(srv->listen_port[0]));
+    json_t *eps = json_array(), *deps = json_array();
+    json_t *dtls_port = json_null();
+    for (int i = 0; i < srv->n_listen; i++) {
+        const struct ts_listen *l = &srv->listen[i];
+        json_array_append_new(l->dtls ? deps : eps,
+                              json_pack("{s:s,s:i}", "addr", l->addr, "port", l->port));
+        if (l->dtls && json_is_null(dtls_port))
+            dtls_port = json_integer(l->port);
+    }
+    json_object_set_new(ev, "port", json_integer(srv->listen[0].port));
     json_object_set_new(ev, "endpoints", eps);
+    json_object_set_new(ev, "dtls_port", dtls_port);
+    json_object_set_new(ev, "dtls_endpoints", deps);
     json_object_set_new(ev, "pid", json_integer(getpid()));
     ts_emit(srv, ev);
 }
@@ -356,8 +426,11 @@ static void emit_ready(struct ts_server *srv) {
 static void coap_pass(struct ts_server *srv, int coap_fd, int64_t *next_prepare) {
     struct epoll_event ev[16];
     int64_t now = ts_now_ms();
-    if (now >= *next_prepare) {
+    log_detail[0] = '\0';
+    ts_dtls_pass(srv);
+    if (now >= *next_prepare || srv->sweep_now) {
         coap_tick_t t;
+        srv->sweep_now = false;
         coap_ticks(&t);
         unsigned wait = coap_io_prepare_epoll(srv->ctx, t);
         wait = wait == 0 || wait > PREPARE_MAX_MS ? PREPARE_MAX_MS
@@ -369,6 +442,7 @@ static void coap_pass(struct ts_server *srv, int coap_fd, int64_t *next_prepare)
         int n = epoll_wait(coap_fd, ev, (int)(sizeof(ev) / sizeof(ev[0])), 0);
         if (n <= 0)
             break;
+        log_detail[0] = '\0'; /* what is logged from here belongs to these datagrams */
         coap_io_do_epoll(srv->ctx, ev, (size_t)n);
     }
 }
@@ -412,10 +486,12 @@ int main(int argc, char **argv) {
     }
     emit_ready(&srv);
     run(&srv);
+    srv.quit = true; /* also after a poll error: libcoap's closing events are no news */
     ts_dm_free_all(&srv);
     ts_rd_free_all(&srv);
     ts_ctl_free(&srv);
     coap_free_context(srv.ctx);
+    ts_dtls_free(&srv); /* after the context: libcoap reads the PKI paths until then */
     coap_cleanup();
     fclose(srv.out);
     return 0;

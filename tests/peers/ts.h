@@ -33,9 +33,10 @@ void ts_map_free(struct ts_map *m);
 
 /* ---- server state ---- */
 
-#define TS_MAX_LISTEN 4
-#define TS_MAX_REJECT 4
-#define TS_TOKEN_LEN  8
+#define TS_MAX_LISTEN    4                   /* addresses */
+#define TS_MAX_ENDPOINTS (2 * TS_MAX_LISTEN) /* plain and DTLS on each */
+#define TS_MAX_REJECT    4
+#define TS_TOKEN_LEN     8
 
 /* One registration (the RD entry of one LwM2M client endpoint). Strings are owned. */
 struct ts_reg {
@@ -48,7 +49,9 @@ struct ts_reg {
     uint32_t lifetime;       /* lt= seconds */
     bool queue;              /* the Q parameter (1.1) was present; 1.0 puts Q in binding */
     int64_t last_ms;         /* monotonic time of Register or last Update */
-    coap_session_t *session; /* referenced: DM requests go out on it, from our listening port */
+    coap_session_t *session; /* referenced: DM requests go out on it, from our listening port;
+                                NULL once its DTLS session closed or was dropped */
+    json_t *ident;           /* "secure" and the DTLS identity of the last Register/Update */
 };
 
 /* One outgoing request, or an established observation (same token). */
@@ -66,7 +69,35 @@ struct ts_pending {
     struct ts_pending *prev, *next; /* list of all pending, for the timeout sweep */
 };
 
-struct ts_peer;
+/* Per-session state, the app data of a libcoap server session (created by ts_peer_of, freed with
+ * the session: ts_rd.c). libcoap 4.3.1 does not deduplicate CON requests, so a retransmitted
+ * Register would register twice: we keep the last request's message ID and answer. A DTLS
+ * session also keeps what the handshake told us. */
+struct ts_peer {
+    struct ts_peer *prev, *next; /* all peers, so that exit frees what libcoap does not report */
+    coap_session_t *session;
+    struct ts_reg *reg;
+    int last_mid; /* -1: none */
+    int last_code;
+    char last_loc[12];  /* rd/<id> of a replayed 2.01 */
+    char *cert_cn;      /* DTLS with certificates: the client certificate's CN (owned), or NULL */
+    bool dtls_reported; /* a dtls_failed/dtls_closed event was emitted for this session */
+    bool dtls_rehello;  /* a new ClientHello came to this established session */
+};
+
+/* One --psk identity and its key (owned). */
+struct ts_psk {
+    char *identity;
+    coap_bin_const_t key; /* what libcoap's validate-identity callback returns; s is malloc'ed */
+};
+
+/* One listening endpoint and its socket, found after bind (for pause and the port of port 0). */
+struct ts_listen {
+    int fd; /* -1: not found (pause cannot cover it) */
+    int port;
+    bool dtls;
+    char addr[48];
+};
 
 struct ts_server {
     coap_context_t *ctx;
@@ -79,16 +110,23 @@ struct ts_server {
     struct ts_pending *pending_head;
     uint32_t next_reg_id;
     uint64_t token_seq;
-    int listen_fd[TS_MAX_LISTEN]; /* our UDP server sockets, found after bind (for pause, port 0) */
-    int listen_port[TS_MAX_LISTEN];
-    char listen_addr[TS_MAX_LISTEN][48];
+    struct ts_listen listen[TS_MAX_ENDPOINTS];
     int n_listen;
+    int dtls_port;      /* --dtls-port, -1: no DTLS endpoints */
+    struct ts_psk *psk; /* --psk identities (owned array) */
+    size_t n_psk;
+    char *pki_files;      /* --pki "CERT,KEY,CA", split in place: libcoap keeps the paths */
+    const char *pki_cert; /* point into pki_files */
+    const char *pki_key;
+    const char *pki_ca;
     char reject_version[TS_MAX_REJECT][8];
     int n_reject;
     int forced_code;  /* CoAP code for the next registers, 0 for none */
     int forced_count; /* how many registers still get forced_code (-1: all) */
     bool paused;
     bool quit;
+    bool sweep_now; /* a DTLS session closed: libcoap's session sweep frees it in the next pass */
+    bool dtls_rehello; /* some peer has dtls_rehello set */
     double default_timeout_s;
     unsigned session_timeout_s; /* libcoap idle server session timeout, 0: its default (300 s) */
 };
@@ -112,6 +150,32 @@ void ts_addr_json(json_t *obj, const coap_address_t *a);
 int ts_parse_addr(const char *host, int port, coap_address_t *a);
 /* Pause: drop every datagram in and out of the listening sockets until resumed. */
 void ts_set_paused(struct ts_server *srv, bool paused);
+/* Drops every outgoing datagram while on (and while paused), for sends that must not leave. */
+void ts_mute(struct ts_server *srv, bool on);
+/* The last warning libcoap logged while handling the current datagrams, into buf (cleared after);
+ * false when there was none. */
+bool ts_take_log_detail(char *buf, size_t cap);
+
+/* ---- DTLS: credentials, handshake callbacks and events, identities (ts_dtls.c) ---- */
+
+/* Option arguments: "IDENTITY:HEXKEY" (the identity is up to the last ':') and "CERT,KEY,CA". */
+int ts_dtls_add_psk(struct ts_server *srv, const char *arg);
+int ts_dtls_set_pki(struct ts_server *srv, const char *arg);
+/* Gives the context the configured credentials; -1 (with a message) when they cannot be used. */
+int ts_dtls_setup(struct ts_server *srv);
+/* A libcoap event of a server session (called by ts_rd.c's event handler, before it frees the
+ * session's peer on COAP_EVENT_SERVER_SESSION_DEL). */
+void ts_dtls_event(struct ts_server *srv, coap_session_t *session, coap_event_t event);
+/* Called at the start of each loop pass, outside libcoap: drops the established sessions that a
+ * new ClientHello came to (the client restarted or gave up on the session). */
+void ts_dtls_pass(struct ts_server *srv);
+/* Adds "secure" and, for DTLS, "psk_identity" or "cert_cn" of session to obj. */
+void ts_dtls_identity_json(json_t *obj, coap_session_t *session);
+/* Forgets every DTLS session as a restart would: pending requests on them fail, registrations
+ * lose their session (or are forgotten too), and nothing is sent unless close_notify. Returns
+ * how many sessions were dropped. */
+int ts_dtls_drop_sessions(struct ts_server *srv, bool close_notify, bool forget_registrations);
+void ts_dtls_free(struct ts_server *srv);
 
 /* ---- the control commands (ts_ctl.c) ---- */
 
@@ -137,11 +201,17 @@ int ts_senml_encode(const json_t *records, int ct, uint8_t **out, size_t *len);
 
 /* ---- resource directory (ts_rd.c) ---- */
 
+/* The session's peer record, created on first use; NULL when out of memory. */
+struct ts_peer *ts_peer_of(coap_session_t *session);
 int ts_rd_init(struct ts_server *srv);
 void ts_rd_sweep(struct ts_server *srv); /* drops expired registrations */
 json_t *ts_rd_list(struct ts_server *srv);
 struct ts_reg *ts_rd_find(struct ts_server *srv, const char *name);
 void ts_rd_free_all(struct ts_server *srv);
+/* Registrations on a DTLS session (NULL: every registration made over DTLS) lose it, so that
+ * libcoap can free it and the address can handshake again (DM requests to them fail until the
+ * endpoint's next Update or Register); with forget they are removed. */
+void ts_rd_unbind_dtls(struct ts_server *srv, coap_session_t *session, bool forget);
 
 /* ---- outgoing requests (ts_dm.c) ---- */
 
@@ -169,5 +239,7 @@ int ts_dm_cancel(struct ts_server *srv, json_t *id, const char *token_hex, const
 void ts_dm_sweep(struct ts_server *srv); /* times out requests */
 json_t *ts_dm_list_observations(struct ts_server *srv);
 void ts_dm_free_all(struct ts_server *srv);
+/* Fails every request and observation on session with why, releasing their references. */
+void ts_dm_drop_session(struct ts_server *srv, coap_session_t *session, const char *why);
 
 #endif

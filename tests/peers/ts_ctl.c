@@ -198,7 +198,8 @@ static coap_session_t *target_session(struct ts_server *srv, const json_t *cmd, 
     *ep = name;
     if (name) {
         struct ts_reg *r = ts_rd_find(srv, name);
-        *why = "unknown endpoint";
+        *why = r ? "no session (closed or dropped): the endpoint must Update or Register"
+                 : "unknown endpoint";
         return r ? r->session : NULL;
     }
     *why = addr ? "bad addr or port (numeric IPv4/IPv6 only)" : "need ep, or addr and port";
@@ -303,6 +304,10 @@ static void cmd_other(struct ts_server *srv, const char *name, json_t *id, const
     else if (strcmp(name, "pause") == 0 || strcmp(name, "resume") == 0) {
         ts_set_paused(srv, strcmp(name, "pause") == 0);
         reply_ok(srv, id, json_pack("{s:b}", "paused", srv->paused));
+    } else if (strcmp(name, "drop_sessions") == 0) {
+        int n = ts_dtls_drop_sessions(srv, json_is_true(json_object_get(cmd, "close_notify")),
+                                      json_is_true(json_object_get(cmd, "forget_registrations")));
+        reply_ok(srv, id, json_pack("{s:i}", "dropped", n));
     } else if (strcmp(name, "fault") == 0)
         cmd_fault(srv, id, cmd);
     else if (strcmp(name, "decode") == 0)

@@ -367,6 +367,16 @@ json_t *ts_dm_list_observations(struct ts_server *srv) {
     return arr;
 }
 
+void ts_dm_drop_session(struct ts_server *srv, coap_session_t *session, const char *why) {
+    struct ts_pending *p = srv->pending_head;
+    while (p) {
+        struct ts_pending *next = p->next;
+        if (p->session == session)
+            fail_pending(srv, p, why);
+        p = next;
+    }
+}
+
 void ts_dm_init(struct ts_server *srv) {
     coap_register_response_handler(srv->ctx, on_response);
     coap_register_nack_handler(srv->ctx, on_nack);

@@ -22,19 +22,7 @@ struct rd_params {
     const char *bad; /* why the query is malformed, or NULL */
 };
 
-/* Per-peer state, the app data of a libcoap server session (freed with the session). libcoap
- * 4.3.1 does not deduplicate CON requests, so a retransmitted Register would register twice: we
- * keep the last request's message ID and answer. */
-struct ts_peer {
-    struct ts_peer *prev, *next; /* all peers, so that exit frees what libcoap does not report */
-    coap_session_t *session;
-    struct ts_reg *reg;
-    int last_mid; /* -1: none */
-    int last_code;
-    char last_loc[12]; /* rd/<id> of a replayed 2.01 */
-};
-
-static struct ts_peer *peer_of(coap_session_t *session) {
+struct ts_peer *ts_peer_of(coap_session_t *session) {
     struct ts_server *srv = ts_server_of(session);
     struct ts_peer *p = coap_session_get_app_data(session);
     if (!p && (p = calloc(1, sizeof(*p)))) {
@@ -57,6 +45,7 @@ static void peer_free(struct ts_server *srv, struct ts_peer *p) {
     if (p->next)
         p->next->prev = p->prev;
     coap_session_set_app_data(p->session, NULL);
+    free(p->cert_cn);
     free(p);
 }
 
@@ -83,7 +72,7 @@ static bool replayed(coap_session_t *session, const coap_pdu_t *req, coap_pdu_t 
 
 static void remember(coap_session_t *session, const coap_pdu_t *req, const coap_pdu_t *response,
                      const char *loc) {
-    struct ts_peer *p = peer_of(session);
+    struct ts_peer *p = ts_peer_of(session);
     if (!p)
         return;
     p->last_mid = coap_pdu_get_mid(req);
@@ -92,15 +81,18 @@ static void remember(coap_session_t *session, const coap_pdu_t *req, const coap_
 }
 
 static int on_event(coap_session_t *session, const coap_event_t event) {
+    struct ts_server *srv = ts_server_of(session);
+    ts_dtls_event(srv, session, event);
     struct ts_peer *p = coap_session_get_app_data(session);
     if (event == COAP_EVENT_SERVER_SESSION_DEL && p)
-        peer_free(ts_server_of(session), p);
+        peer_free(srv, p);
     return 0;
 }
 
 /* ---- registrations ---- */
 
 static void reg_free(struct ts_reg *r) {
+    json_decref(r->ident);
     free(r->name);
     free(r->links);
     free(r->sms);
@@ -118,13 +110,16 @@ static void reg_unbind(struct ts_reg *r) {
 }
 
 static void reg_set_session(struct ts_reg *r, coap_session_t *session) {
-    struct ts_peer *p = peer_of(session);
+    struct ts_peer *p = ts_peer_of(session);
     if (r->session != session) {
         reg_unbind(r);
         r->session = coap_session_reference(session);
     }
     if (p)
         p->reg = r;
+    json_decref(r->ident);
+    r->ident = json_object();
+    ts_dtls_identity_json(r->ident, session);
 }
 
 static void reg_remove(struct ts_server *srv, struct ts_reg *r) {
@@ -146,6 +141,7 @@ static json_t *reg_json(const struct ts_reg *r, json_t *obj) {
     json_object_set_new(obj, "links", r->links ? json_string(r->links) : json_null());
     if (r->session)
         ts_addr_json(obj, coap_session_get_addr_remote(r->session));
+    json_object_update(obj, r->ident);
     return obj;
 }
 
@@ -387,6 +383,7 @@ static void do_update(struct ts_server *srv, struct ts_reg *r, coap_session_t *s
     }
     reg_set_session(r, session);
     ts_addr_json(ev, coap_session_get_addr_remote(session));
+    ts_dtls_identity_json(ev, session);
     r->last_ms = ts_now_ms();
     answer(response, COAP_RESPONSE_CODE(204), NULL);
     ts_emit(srv, ev);
@@ -451,6 +448,7 @@ static void hnd_send(coap_resource_t *res, coap_session_t *session, const coap_p
         return;
     json_t *ev = ts_event_new("send");
     json_object_set_new(ev, "ep", r ? json_string(r->name) : json_null());
+    ts_dtls_identity_json(ev, session);
     json_object_set_new(ev, "ct", ct >= 0 ? json_integer(ct) : json_null());
     ts_decode_into(ev, ct, data, len);
     int code = COAP_RESPONSE_CODE(204);
@@ -524,6 +522,29 @@ json_t *ts_rd_list(struct ts_server *srv) {
 
 static void free_one(void *val, void *arg) {
     reg_remove(arg, val);
+}
+
+struct unbind_arg {
+    struct ts_server *srv;
+    coap_session_t *session; /* NULL: every DTLS session */
+    bool forget;
+};
+
+static void unbind_one(void *val, void *arg) {
+    struct ts_reg *r = val;
+    const struct unbind_arg *u = arg;
+    if (!json_is_true(json_object_get(r->ident, "secure")) ||
+        (u->session && r->session != u->session))
+        return;
+    if (u->forget)
+        reg_remove(u->srv, r);
+    else
+        reg_unbind(r);
+}
+
+void ts_rd_unbind_dtls(struct ts_server *srv, coap_session_t *session, bool forget) {
+    struct unbind_arg u = {srv, session, forget};
+    ts_map_foreach(&srv->regs_by_id, unbind_one, &u);
 }
 
 void ts_rd_free_all(struct ts_server *srv) {
