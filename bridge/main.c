@@ -28,6 +28,9 @@ static void print_server(const char *what, const struct cfg_server *s) {
     printf("  %-9s %s  security %s", what, s->uri, cfg_sec_mode_name(s->security.mode));
     if (s->security.mode == CFG_SEC_PSK)
         printf(" (identity %s, %zu-byte key)", s->security.identity, s->security.psk_len);
+    if (s->security.mode == CFG_SEC_CERT)
+        printf(" (cert %s, key %s, server %s)", s->security.cert, s->security.key,
+               s->security.server_ca ? "verified" : "NOT verified: no server_ca");
     if (s->short_server_id != 0)
         printf("  lifetime %us", (unsigned)s->lifetime);
     printf("\n");
@@ -222,6 +225,10 @@ static void print_cfg(const struct cfg *cfg) {
     printf("lwm2m: %s mode, LwM2M %s, endpoint %s, lifetime %us, binding %s\n",
            cfg_lwm2m_mode_name(l->mode), cfg_lwm2m_version_name(l->version), l->endpoint_name,
            (unsigned)l->lifetime, l->binding);
+    char ack[24];
+    cfg_duration_format(l->coap.ack_timeout_ms, ack, sizeof(ack));
+    printf("  coap      ack_timeout %s, max_retransmit %u\n", ack,
+           (unsigned)l->coap.max_retransmit);
     for (size_t i = 0; i < l->nservers; i++) {
         char what[16];
         snprintf(what, sizeof(what), "server %u", (unsigned)l->servers[i].short_server_id);

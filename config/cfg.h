@@ -63,7 +63,7 @@ enum cfg_sec_mode { CFG_SEC_NOSEC, CFG_SEC_PSK, CFG_SEC_CERT };
 
 struct cfg_security {
     enum cfg_sec_mode mode;
-    const char *identity; /* psk: the PSK identity */
+    const char *identity; /* psk: the PSK identity; a template ({gateway}, {device}) */
     const uint8_t *psk;   /* psk: key bytes, from `key` (hex) or `key_file` (hex text) */
     size_t psk_len;
     const char *cert;      /* cert: PEM certificate file (path resolved, readable at load) */
@@ -85,6 +85,13 @@ struct cfg_server {
 struct cfg_notifications {
     bool con;           /* every notification CON (default false: NON) */
     uint16_t con_every; /* a NON stream sends every con_every-th as CON; default 16 */
+};
+
+/* lwm2m.coap: CoAP transmission parameters (RFC 7252 §4.8) for every endpoint; the derived
+ * times (MAX_TRANSMIT_WAIT, EXCHANGE_LIFETIME) follow from them. Slow links want more. */
+struct cfg_coap {
+    uint32_t ack_timeout_ms; /* ACK_TIMEOUT; default 2s */
+    uint32_t max_retransmit; /* MAX_RETRANSMIT; default 4 */
 };
 
 /* lwm2m.store: store-and-forward (Notification Storing, /1/x/6, on every server). */
@@ -126,6 +133,7 @@ struct cfg_lwm2m {
     size_t nmodels;
     struct cfg_notifications notifications;
     struct cfg_store store;
+    struct cfg_coap coap;
 };
 
 enum cfg_adapter_type {

@@ -265,6 +265,28 @@ static bool check_names(struct cfg_ctx *ctx, size_t i) {
     return true;
 }
 
+/* Gateway mode has one endpoint, so one DTLS identity per server: {device} names nothing. */
+static void check_gateway_identities(struct cfg_ctx *ctx) {
+    const struct cfg_lwm2m *l = &ctx->cfg->lwm2m;
+    const struct cfg_node *srvs = cfg_map_get(cfg_map_get(ctx->root, "lwm2m"), "servers");
+    for (size_t i = 0; i < l->nservers; i++) {
+        const char *id = l->servers[i].security.identity;
+        if (id == NULL || strstr(id, "{device}") == NULL)
+            continue;
+        const struct cfg_node *item =
+            srvs != NULL && srvs->kind == CFG_N_SEQ && i < srvs->n ? srvs->kids[i] : NULL;
+        const struct cfg_node *sec = cfg_map_get(item, "security");
+        const struct cfg_node *at = cfg_map_get(sec, "identity");
+        size_t saved = cfg_path_push(ctx, "lwm2m");
+        cfg_path_push(ctx, "servers");
+        cfg_path_push_index(ctx, i);
+        cfg_path_push(ctx, "security");
+        key_err(ctx, at != NULL ? at : ctx->root, "identity",
+                "in gateway mode there is one endpoint for the gateway: {device} cannot be used");
+        cfg_path_pop(ctx, saved);
+    }
+}
+
 static void check_gateway_mode(struct cfg_ctx *ctx) {
     struct cfg *cfg = ctx->cfg;
     char ep[256];
@@ -281,6 +303,7 @@ static void check_gateway_mode(struct cfg_ctx *ctx) {
         cfg_path_pop(ctx, saved);
         return;
     }
+    check_gateway_identities(ctx);
     const char *gw_ep = cfg_arena_strndup(ctx->arena, ep, (size_t)rc);
     struct cfg_device *devs = (struct cfg_device *)cfg->devices;
     for (size_t i = 0; i < cfg->ndevices; i++)

@@ -35,7 +35,8 @@ void cfg_lwm2m_path_format(const struct cfg_lwm2m_path *p, char *out, size_t cap
     }
 }
 
-/* ---- lwm2m.notifications and lwm2m.store ---------------------------------------------------- */
+/* ---- lwm2m.notifications, lwm2m.store and lwm2m.coap
+ * ---------------------------------------------------- */
 
 static const struct cfg_directive notif_dirs[] = {
     D(struct cfg_notifications, "con", con, CFG_D_BOOL, .def = "false"),
@@ -57,6 +58,17 @@ static const struct cfg_directive store_dirs[] = {
 
 int cfg_store_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst) {
     return cfg_walk(ctx, n, NULL, store_dirs, CFG_COUNT(store_dirs), dst);
+}
+
+static const struct cfg_directive coap_dirs[] = {
+    D(struct cfg_coap, "ack_timeout", ack_timeout_ms, CFG_D_DURATION, .def = "2s", .min = 100,
+      .max = 60000),
+    D(struct cfg_coap, "max_retransmit", max_retransmit, CFG_D_UINT, .def = "4", .min = 0,
+      .max = 10),
+};
+
+int cfg_coap_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst) {
+    return cfg_walk(ctx, n, NULL, coap_dirs, CFG_COUNT(coap_dirs), dst);
 }
 
 /* ---- send ------------------------------------------------------------------------------------ */

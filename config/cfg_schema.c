@@ -111,7 +111,8 @@ struct sec_raw {
 
 static const struct cfg_directive security_dirs[] = {
     D(struct sec_raw, "mode", s.mode, CFG_D_ENUM, .def = "nosec", ENUM_OF(sec_modes)),
-    D(struct sec_raw, "identity", s.identity, CFG_D_STR),
+    D(struct sec_raw, "identity", s.identity, CFG_D_TEMPLATE,
+      .min = CFG_TPL_GATEWAY | CFG_TPL_DEVICE),
     D(struct sec_raw, "key", key, CFG_D_STR),
     D(struct sec_raw, "key_file", key_file, CFG_D_SECRET),
     D(struct sec_raw, "cert", s.cert, CFG_D_PATH),
@@ -395,6 +396,10 @@ static const struct cfg_directive lwm2m_dirs[] = {
      .type = CFG_D_CUSTOM,
      .offset = offsetof(struct cfg_lwm2m, store),
      .fn = cfg_store_fn},
+    {.name = "coap",
+     .type = CFG_D_CUSTOM,
+     .offset = offsetof(struct cfg_lwm2m, coap),
+     .fn = cfg_coap_fn},
 };
 
 static int lwm2m_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst) {

@@ -94,6 +94,25 @@ BAD = [
          'psk.yaml:8:17: lwm2m.servers[2].security: security mode psk needs a coaps:// uri',
          'psk.yaml:10:41: lwm2m.servers[3].security.identity: only used with mode psk',
      ]),
+    ('identity-gateway-mode',
+     'lwm2m:\n'
+     '  mode: gateway\n'
+     '  servers:\n'
+     "    - uri: coaps://h\n"
+     "      security: {mode: psk, identity: '{gateway}-{device}', key: '00'}\n",
+     [
+         "identity-gateway-mode.yaml:5:39: lwm2m.servers[0].security.identity: in gateway mode "
+         "there is one endpoint for the gateway: {device} cannot be used",
+     ]),
+    ('identity-placeholder',
+     'lwm2m:\n'
+     '  servers:\n'
+     "    - uri: coaps://h\n"
+     "      security: {mode: psk, identity: '{unit}', key: '00'}\n",
+     [
+         "identity-placeholder.yaml:4:39: lwm2m.servers[0].security.identity: unknown placeholder "
+         "'{unit}' in '{unit}' (expected one of: {gateway}, {device})",
+     ]),
     ('key-file',
      'lwm2m:\n'
      '  servers:\n'

@@ -203,9 +203,10 @@ static const char *const GOOD =
     "gateway: {id: gw1, http: \"[::1]:8080\", log_level: debug}\n"
     "lwm2m:\n"
     "  lifetime: 5m\n"
+    "  coap: {ack_timeout: 3s, max_retransmit: 0}\n"
     "  servers:\n"
     "    - uri: coaps://[2001:db8::1]\n"
-    "      security: {mode: psk, identity: id1, key: 0A0b}\n"
+    "      security: {mode: psk, identity: 'id-{gateway}-{device}', key: 0A0b}\n"
     "    - {uri: coap://127.0.0.1:5690/, short_server_id: 9, lifetime: 60}\n"
     "  bootstrap: {uri: coap://127.0.0.1:5783}\n"
     "adapters:\n"
@@ -258,7 +259,9 @@ static void test_good_file(void **state) {
     assert_int_equal(l->servers[0].short_server_id, 1);
     assert_int_equal(l->servers[0].lifetime, 300);
     assert_int_equal(l->servers[0].security.mode, CFG_SEC_PSK);
-    assert_string_equal(l->servers[0].security.identity, "id1");
+    assert_string_equal(l->servers[0].security.identity, "id-{gateway}-{device}");
+    assert_int_equal(l->coap.ack_timeout_ms, 3000);
+    assert_int_equal(l->coap.max_retransmit, 0);
     assert_int_equal(l->servers[0].security.psk_len, 2);
     assert_memory_equal(l->servers[0].security.psk, "\x0a\x0b", 2);
     assert_int_equal(l->servers[1].port, 5690);
@@ -432,8 +435,29 @@ static void test_mqtt_binding_qos(void **state) {
         strstr(buf, "qos is the subscription QoS of `topic`, and this binding has none"));
 }
 
+/* lwm2m.coap: RFC 7252's defaults when absent, bounds when present. */
+static void test_coap_params(void **state) {
+    (void)state;
+    char buf[512];
+    const struct cfg *cfg;
+    struct cfg_errors errs;
+    assert_int_equal(load(MIN_LWM2M, &cfg, &errs), 0);
+    assert_int_equal(cfg->lwm2m.coap.ack_timeout_ms, 2000);
+    assert_int_equal(cfg->lwm2m.coap.max_retransmit, 4);
+    cfg_free(cfg);
+    first_error("lwm2m: {servers: [{uri: coap://h}], coap: {ack_timeout: 50ms}}\n", buf,
+                sizeof(buf));
+    assert_non_null(strstr(buf, "lwm2m.coap.ack_timeout"));
+    first_error("lwm2m: {servers: [{uri: coap://h}], coap: {max_retransmit: 11}}\n", buf,
+                sizeof(buf));
+    assert_non_null(strstr(buf, "lwm2m.coap.max_retransmit"));
+    first_error("lwm2m: {servers: [{uri: coap://h}], coap: {ack_timeot: 1s}}\n", buf, sizeof(buf));
+    assert_non_null(strstr(buf, "did you mean 'ack_timeout'"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_coap_params),
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_template),
         cmocka_unit_test(test_template_at_load),
