@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "lwm2m/dtls.h"
 #include "lwm2m/error.h"
 
 #define EXIT_INVALID 2
@@ -25,38 +26,58 @@ static uint64_t now_ms(void) {
 
 /* ---- endpoints ------------------------------------------------------------------------------ */
 
-/* The engine's server list for an endpoint, from lwm2m.servers (at most GW_MAX_SERVERS). The
- * strings stay owned by the config. */
-size_t gw_server_cfgs(const struct cfg_lwm2m *l, struct lwm2m_server_cfg *out) {
-    size_t n = 0;
-    for (size_t i = 0; i < l->nservers && n < GW_MAX_SERVERS; i++)
-        out[n++] = (struct lwm2m_server_cfg){.uri = l->servers[i].uri,
-                                             .ssid = l->servers[i].short_server_id,
-                                             .lifetime = l->servers[i].lifetime,
-                                             .binding = l->binding,
-                                             .version_minor = (uint8_t)l->version,
-                                             .sec_mode = LWM2M_SEC_NOSEC,
-                                             .notification_storing = l->store.enabled};
-    return n;
+static uint8_t sec_mode_of(enum cfg_sec_mode m) {
+    return m == CFG_SEC_PSK ? LWM2M_SEC_PSK : m == CFG_SEC_CERT ? LWM2M_SEC_CERT : LWM2M_SEC_NOSEC;
+}
+
+void gw_server_cfgs(const struct gw *g, const char *device, struct gw_servers *out) {
+    const struct cfg *cfg = g->cfg;
+    const struct cfg_lwm2m *l = &cfg->lwm2m;
+    out->n = l->nservers < GW_MAX_SERVERS ? l->nservers : GW_MAX_SERVERS;
+    for (size_t i = 0; i < out->n; i++) {
+        const struct cfg_security *sec = &l->servers[i].security;
+        const char *identity = NULL;
+        /* checked at load: {device} only where there is a device */
+        if (sec->identity != NULL && cfg_template_expand(sec->identity, cfg->gateway.id, device, -1,
+                                                         out->identity[i], GW_IDENTITY_MAX) >= 0)
+            identity = out->identity[i];
+        out->srv[i] = (struct lwm2m_server_cfg){.uri = g->server_uri[i],
+                                                .ssid = l->servers[i].short_server_id,
+                                                .lifetime = l->servers[i].lifetime,
+                                                .binding = l->binding,
+                                                .version_minor = (uint8_t)l->version,
+                                                .sec_mode = sec_mode_of(sec->mode),
+                                                .notification_storing = l->store.enabled,
+                                                .psk_identity = identity,
+                                                .psk = sec->psk,
+                                                .psk_len = sec->psk_len,
+                                                .cert_file = sec->cert,
+                                                .key_file = sec->key,
+                                                .ca_file = sec->server_ca};
+    }
 }
 
 int gw_endpoint_attach(struct gw *g, struct br_device *d) {
     if (gw_host_mode(g))
         return gw_host_attach(g, d);
-    const struct cfg_lwm2m *l = &g->cfg->lwm2m;
-    struct lwm2m_server_cfg srv[GW_MAX_SERVERS];
-    size_t n = gw_server_cfgs(l, srv);
+    struct gw_servers *ss = malloc(sizeof(*ss)); /* 4 KiB of identities: not on the stack */
     struct gw_handle *h = calloc(1, sizeof(*h));
-    if (h == NULL)
+    if (h == NULL || ss == NULL) {
+        free(ss);
+        free(h);
         return LWM2M_ERR_NOMEM;
+    }
+    gw_server_cfgs(g, d->name, ss);
     h->dev = d;
-    struct lwm2m_endpoint_cfg ec = {.name = d->endpoint, .servers = srv, .nservers = n};
+    struct lwm2m_endpoint_cfg ec = {.name = d->endpoint, .servers = ss->srv, .nservers = ss->n};
     int rc = lwm2m_endpoint_add(g->eng, &ec, &br_device_provider, h, &d->ep);
+    free(ss);
     if (rc != 0) {
         free(h);
         d->ep = NULL;
-        br_log_write(&g->log, BR_LOG_ERROR, d->name, d->endpoint, "cannot add endpoint: %s",
-                     lwm2m_strerror(rc));
+        const char *why = lwm2m_engine_dtls_error(g->eng);
+        br_log_write(&g->log, BR_LOG_ERROR, d->name, d->endpoint, "cannot add endpoint: %s%s%s",
+                     lwm2m_strerror(rc), why[0] != '\0' ? ": " : "", why);
         return rc;
     }
     d->handle = h;
@@ -395,15 +416,17 @@ static void on_event(void *ctx, const struct lwm2m_event *ev) {
     bool quiet = ev->type == LWM2M_EV_UPDATED || ev->type == LWM2M_EV_QUEUE_RX_OFF;
     bool bad = ev->type == LWM2M_EV_REGISTER_FAILED || ev->type == LWM2M_EV_TIMEOUT ||
                ev->type == LWM2M_EV_NETWORK_ERROR || ev->type == LWM2M_EV_DISCONNECTED ||
-               ev->type == LWM2M_EV_UPDATE_FAILED || ev->type == LWM2M_EV_DEREGISTER_FAILED;
+               ev->type == LWM2M_EV_UPDATE_FAILED || ev->type == LWM2M_EV_DEREGISTER_FAILED ||
+               ev->type == LWM2M_EV_SECURE_FAILED;
     br_log_write(&g->log,
                  quiet ? BR_LOG_DEBUG
                  : bad ? BR_LOG_WARN
                        : BR_LOG_INFO,
                  d ? d->name : NULL, lwm2m_endpoint_name(ev->ep),
-                 "%s with server %u (LwM2M 1.%u, port %u)%s%s", lwm2m_event_name(ev->type),
+                 "%s with server %u (LwM2M 1.%u, port %u)%s%s%s%s", lwm2m_event_name(ev->type),
                  ev->ssid, ev->version_minor, lwm2m_endpoint_port(ev->ep), ev->err ? ": " : "",
-                 ev->err ? lwm2m_strerror(ev->err) : "");
+                 ev->err ? lwm2m_strerror(ev->err) : "", ev->detail ? ": " : "",
+                 ev->detail ? ev->detail : "");
     if (ev->ep == g->host) {
         gw_host_registered(g, lwm2m_endpoint_registered(ev->ep));
     } else if (d != NULL) {
@@ -448,12 +471,27 @@ static int load_models(struct gw *g) {
 /* What `run` cannot do yet is refused up front, with the reason. */
 int gw_cfg_runnable(const struct cfg *cfg) {
     const struct cfg_lwm2m *l = &cfg->lwm2m;
+    /* Credentials OpenSSL refuses (a key that does not match its certificate, a file that is
+     * not PEM) would otherwise fail every endpoint one by one: refuse them here, once. */
     for (size_t i = 0; i < l->nservers; i++) {
-        if (l->servers[i].security.mode != CFG_SEC_NOSEC) {
-            fprintf(stderr,
-                    "%s: lwm2m.servers[%zu]: security mode %s is not supported by the "
-                    "engine yet (nosec only)\n",
-                    cfg->file, i, cfg_sec_mode_name(l->servers[i].security.mode));
+        const struct cfg_security *sec = &l->servers[i].security;
+        if (sec->mode == CFG_SEC_NOSEC)
+            continue;
+        struct coap_dtls_creds cr = {.mode =
+                                         sec->mode == CFG_SEC_PSK ? COAP_DTLS_PSK : COAP_DTLS_CERT,
+                                     .psk_identity = sec->identity,
+                                     .psk = sec->psk,
+                                     .psk_len = sec->psk_len,
+                                     .cert_file = sec->cert,
+                                     .key_file = sec->key,
+                                     .ca_file = sec->server_ca};
+        char why[192] = "";
+        struct coap_dtls_ctx *c = NULL;
+        int rc = coap_dtls_ctx_new(&cr, why, sizeof(why), &c);
+        coap_dtls_ctx_unref(c);
+        if (rc != 0) {
+            fprintf(stderr, "%s: lwm2m.servers[%zu].security: %s\n", cfg->file, i,
+                    why[0] != '\0' ? why : lwm2m_strerror(rc));
             return -1;
         }
     }
@@ -517,9 +555,29 @@ static int make_events(struct gw *g) {
     return 0;
 }
 
+/* lwm2m.coap with the times RFC 7252 §4.8.2 derives from it (ACK_RANDOM_FACTOR 1.5, MAX_LATENCY
+ * 100 s, PROCESSING_DELAY = ACK_TIMEOUT): the defaults give its 93 s and 247 s. */
+static void coap_params_from(const struct cfg_coap *c, struct coap_params *p) {
+    coap_params_default(p);
+    uint64_t ack = c->ack_timeout_ms, n = c->max_retransmit;
+    uint64_t span = ack * ((1u << n) - 1) * 3 / 2;
+    uint64_t wait = ack * ((2u << n) - 1) * 3 / 2;
+    p->ack_timeout_ms = (uint32_t)ack;
+    p->max_retransmit = (uint32_t)n;
+    p->response_timeout_ms = (uint32_t)wait;
+    p->exchange_lifetime_ms = (uint32_t)(span + 200000 + ack);
+    p->non_lifetime_ms = (uint32_t)(span + 100000);
+}
+
 static int gw_start(struct gw *g) {
-    struct lwm2m_engine_cfg ec = {
-        .base = g->base, .model = g->model, .on_event = on_event, .event_ctx = g};
+    struct coap_params cp;
+    coap_params_from(&g->cfg->lwm2m.coap, &cp);
+    struct lwm2m_engine_cfg ec = {.base = g->base,
+                                  .model = g->model,
+                                  .coap = &cp,
+                                  .queue_idle_ms = cp.response_timeout_ms,
+                                  .on_event = on_event,
+                                  .event_ctx = g};
     g->env = (struct br_env){
         .log = &g->log, .model = g->model, .stats = &g->stats, .reboot = reboot_request, .ctx = g};
     gw_apply_settings(g);
@@ -598,6 +656,10 @@ int gw_run(const char *path) {
     if (gw_cfg_runnable(g.cfg) != 0) {
         cfg_free(g.cfg);
         return EXIT_INVALID;
+    }
+    if (gw_resolve_servers(g.cfg, &g.log, g.server_uri) != 0) {
+        cfg_free(g.cfg);
+        return EXIT_FAILURE;
     }
     g.cfg_path = strdup(path);
     g.started_mono = now_ms();

@@ -40,6 +40,9 @@ struct gw_handle {
     struct gw_handle *next;
 };
 
+#define GW_MAX_SERVERS 16 /* lwm2m.servers[] an endpoint registers with */
+#define GW_URI_MAX     96 /* "coaps://[IPv6%scope]:port" */
+
 struct gw {
     struct event_base *base;
     struct br_log log;
@@ -63,6 +66,7 @@ struct gw {
     struct lwm2m_endpoint *host; /* gateway mode: the one endpoint (the engine owns it) */
     void *host_ctx;              /* ... and its provider context (owned, freed at teardown) */
     uint64_t reloads, reload_failures;
+    char server_uri[GW_MAX_SERVERS][GW_URI_MAX]; /* lwm2m.servers[] with numeric addresses */
 };
 
 /* Loads path and runs until SIGTERM/SIGINT. Returns the process exit status: 0 after a clean
@@ -71,9 +75,19 @@ int gw_run(const char *path);
 
 /* gateway.c, for gw_reload.c: endpoints, devices, adapters. */
 int gw_endpoint_attach(struct gw *g, struct br_device *d);
-/* Servers an endpoint registers with, filled from lwm2m.servers; returns how many. */
-#define GW_MAX_SERVERS 16
-size_t gw_server_cfgs(const struct cfg_lwm2m *l, struct lwm2m_server_cfg *out);
+/* Servers an endpoint registers with, from lwm2m.servers, with the PSK identities expanded for
+ * device (NULL: the gateway's own endpoint). Strings other than the identities stay owned by the
+ * config. */
+#define GW_IDENTITY_MAX 256
+struct gw_servers {
+    struct lwm2m_server_cfg srv[GW_MAX_SERVERS];
+    char identity[GW_MAX_SERVERS][GW_IDENTITY_MAX];
+    size_t n;
+};
+void gw_server_cfgs(const struct gw *g, const char *device, struct gw_servers *out);
+/* gw_resolve.c: lwm2m.servers[] of cfg as URIs with numeric addresses (host names resolved now,
+ * blocking: call it before the loop runs or while it may wait). Returns 0, or -1 logged. */
+int gw_resolve_servers(const struct cfg *cfg, struct br_log *log, char (*uris)[GW_URI_MAX]);
 void gw_endpoint_detach(struct gw *g, struct br_device *d);
 int gw_devices_create(struct gw *g, const struct cfg *cfg, bool (*skip)(struct gw *, const char *));
 void gw_adapter_free(struct gw_adapter *ga);

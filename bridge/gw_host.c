@@ -102,9 +102,7 @@ bool gw_host_mode(const struct gw *g) {
 /* The one registration, made on first use. */
 static int host_open(struct gw *g) {
     const struct cfg_lwm2m *l = &g->cfg->lwm2m;
-    struct lwm2m_server_cfg srv[GW_MAX_SERVERS];
     char name[256];
-    size_t n = 0;
     if (g->host != NULL)
         return 0;
     int len =
@@ -116,19 +114,26 @@ static int host_open(struct gw *g) {
                l->endpoint_name);
         return LWM2M_ERR_INVALID;
     }
-    n = gw_server_cfgs(l, srv);
+    struct gw_servers *ss = malloc(sizeof(*ss));
     struct gw_host *host = calloc(1, sizeof(*host));
-    if (host == NULL)
+    if (host == NULL || ss == NULL) {
+        free(ss);
+        free(host);
         return LWM2M_ERR_NOMEM;
+    }
+    gw_server_cfgs(g, NULL, ss);
     host->g = g;
     /* Register on the next pass: the devices attached in this one are then in the Register. */
     struct lwm2m_endpoint_cfg ec = {
-        .name = name, .servers = srv, .nservers = n, .defer_register = true};
+        .name = name, .servers = ss->srv, .nservers = ss->n, .defer_register = true};
     int rc = lwm2m_endpoint_add(g->eng, &ec, &self_provider, host, &g->host);
+    free(ss);
     if (rc != 0) {
         free(host);
         g->host = NULL;
-        BR_ERR(&g->log, "cannot add the gateway endpoint %s: %s", name, lwm2m_strerror(rc));
+        const char *why = lwm2m_engine_dtls_error(g->eng);
+        BR_ERR(&g->log, "cannot add the gateway endpoint %s: %s%s%s", name, lwm2m_strerror(rc),
+               why[0] != '\0' ? ": " : "", why);
         return rc;
     }
     g->host_ctx = host;

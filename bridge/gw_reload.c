@@ -69,6 +69,13 @@ static bool device_eq(const struct cfg_device *a, const struct cfg_device *b) {
 }
 
 /* Settings every endpoint depends on: when they change, every device registers anew. */
+/* Same credentials: a changed key or certificate means new DTLS sessions, so a re-registration. */
+static bool security_eq(const struct cfg_security *a, const struct cfg_security *b) {
+    return a->mode == b->mode && str_eq(a->identity, b->identity) && a->psk_len == b->psk_len &&
+           (a->psk_len == 0 || memcmp(a->psk, b->psk, a->psk_len) == 0) &&
+           str_eq(a->cert, b->cert) && str_eq(a->key, b->key) && str_eq(a->server_ca, b->server_ca);
+}
+
 static bool lwm2m_eq(const struct cfg_lwm2m *a, const struct cfg_lwm2m *b) {
     if (a->mode != b->mode || a->lifetime != b->lifetime || !str_eq(a->binding, b->binding) ||
         a->version != b->version || a->nservers != b->nservers)
@@ -81,7 +88,7 @@ static bool lwm2m_eq(const struct cfg_lwm2m *a, const struct cfg_lwm2m *b) {
     for (size_t i = 0; i < a->nservers; i++) {
         const struct cfg_server *x = &a->servers[i], *y = &b->servers[i];
         if (!str_eq(x->uri, y->uri) || x->short_server_id != y->short_server_id ||
-            x->lifetime != y->lifetime || x->security.mode != y->security.mode)
+            x->lifetime != y->lifetime || !security_eq(&x->security, &y->security))
             return false;
     }
     return true;
@@ -236,6 +243,13 @@ void gw_reload(struct gw *g) {
         g->reload_failures++;
         return;
     }
+    char uris[GW_MAX_SERVERS][GW_URI_MAX];
+    if (gw_resolve_servers(nc, &g->log, uris) != 0) {
+        BR_ERR(&g->log, "reload failed: keeping the running configuration");
+        cfg_free(nc);
+        g->reload_failures++;
+        return;
+    }
     if (!models_eq(&old->lwm2m, &nc->lwm2m))
         BR_WARN(&g->log, "reload: lwm2m.models changed; new models take effect on restart");
     bool all = !lwm2m_eq(&old->lwm2m, &nc->lwm2m) ||
@@ -252,6 +266,7 @@ void gw_reload(struct gw *g) {
     drop_adapters(g, nc, all);
     size_t dropped = drop_devices(g, nc, all, &kept);
     g->cfg = nc;
+    memcpy(g->server_uri, uris, sizeof(uris));
     gw_apply_settings(g);
     int rc = gw_devices_create(g, nc, exists);
     if (rc == 0)

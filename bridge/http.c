@@ -14,6 +14,7 @@
 
 #include "gateway.h"
 #include "gw_version.h"
+#include "lwm2m/dtls.h"
 #include "lwm2m/report.h"
 #include "modbus/mb.h"
 #include "mqtt/mq.h"
@@ -209,6 +210,25 @@ static void metrics_report(struct evbuffer *b, const struct lwm2m_report_stats *
                         rs->kept, rs->kept_delivered, rs->kept_dropped, rs->kept_overflow);
 }
 
+/* DTLS sessions with coaps:// servers (lwm2m/dtls.h), over every endpoint. */
+static void metrics_dtls(struct evbuffer *b, const struct coap_dtls_stats *ds) {
+    metric(b, "lwm2m_gateway_dtls_handshakes_total", "counter",
+           "DTLS handshakes with servers, by outcome.");
+    evbuffer_add_printf(b,
+                        "lwm2m_gateway_dtls_handshakes_total{result=\"started\"} %" PRIu64 "\n"
+                        "lwm2m_gateway_dtls_handshakes_total{result=\"ok\"} %" PRIu64 "\n"
+                        "lwm2m_gateway_dtls_handshakes_total{result=\"failed\"} %" PRIu64 "\n",
+                        ds->handshakes, ds->handshakes_ok, ds->handshakes_failed);
+    metric1(b, "lwm2m_gateway_dtls_sessions_closed_total", "counter",
+            "Established DTLS sessions that ended (alert, close_notify, reset).",
+            ds->sessions_closed);
+    metric(b, "lwm2m_gateway_dtls_dropped_total", "counter", "DTLS datagrams dropped.");
+    evbuffer_add_printf(b,
+                        "lwm2m_gateway_dtls_dropped_total{dir=\"rx\"} %" PRIu64 "\n"
+                        "lwm2m_gateway_dtls_dropped_total{dir=\"tx\"} %" PRIu64 "\n",
+                        ds->rx_dropped, ds->tx_dropped);
+}
+
 static void metrics(struct evhttp_request *req, struct gw *g) {
     struct evbuffer *b = evbuffer_new();
     if (b == NULL)
@@ -240,6 +260,7 @@ static void metrics(struct evhttp_request *req, struct gw *g) {
             cs->timeouts);
     metric1(b, "lwm2m_gateway_coap_requests_received_total", "counter",
             "CoAP requests received from servers.", cs->requests_rx);
+    metrics_dtls(b, lwm2m_engine_dtls_stats(g->eng));
     metrics_bus(b, g);
     metric1(b, "lwm2m_gateway_values_total", "counter", "Values received from adapters.",
             st->values);

@@ -34,6 +34,8 @@ const char *lwm2m_event_name(int type) {
         return "server-disabled";
     case LWM2M_EV_NETWORK_ERROR:
         return "network-error";
+    case LWM2M_EV_SECURE_FAILED:
+        return "secure-failed";
     default:
         return "unknown";
     }
@@ -70,6 +72,7 @@ void lwm2m_engine_free(struct lwm2m_engine *e) {
         return;
     while (e->head != NULL)
         lwm2m_endpoint_free(e->head);
+    lwm2m_dtls_cache_free(e);
     free(e);
 }
 
@@ -85,7 +88,7 @@ size_t lwm2m_engine_endpoints(const struct lwm2m_engine *e, size_t *registered) 
 
 /* ---- Events and registered count ------------------------------------------------------------ */
 
-void lwm2m_emit(struct lwm2m_server *s, int type, int err, uint8_t code) {
+static void emit(struct lwm2m_server *s, int type, int err, uint8_t code, const char *detail) {
     struct lwm2m_engine *e = s->ep->eng;
     if (e->on_event == NULL)
         return;
@@ -94,8 +97,17 @@ void lwm2m_emit(struct lwm2m_server *s, int type, int err, uint8_t code) {
                              .ssid = s->ssid,
                              .err = err,
                              .coap_code = code,
-                             .ep = s->ep};
+                             .ep = s->ep,
+                             .detail = detail};
     e->on_event(e->event_ctx, &ev);
+}
+
+void lwm2m_emit(struct lwm2m_server *s, int type, int err, uint8_t code) {
+    emit(s, type, err, code, NULL);
+}
+
+void lwm2m_emit_detail(struct lwm2m_server *s, int type, int err, const char *detail) {
+    emit(s, type, err, 0, detail);
 }
 
 bool lwm2m_endpoint_registered(const struct lwm2m_endpoint *ep) {
@@ -278,20 +290,24 @@ int lwm2m_reg_links(struct lwm2m_endpoint *ep, const struct lwm2m_server *s, cha
 
 /* ---- Endpoints ------------------------------------------------------------------------------ */
 
-/* Parses "coap://host:port[/...]" with a numeric host; DTLS (coaps) comes with its transport. */
-static int parse_server_uri(const char *uri, struct coap_addr *out) {
+/* Parses "coap://host:port[/...]" or "coaps://..." with a numeric host; *secure tells which. */
+static int parse_server_uri(const char *uri, struct coap_addr *out, bool *secure) {
     const char *p;
+    *secure = strncmp(uri, "coaps://", 8) == 0;
     if (strncmp(uri, "coap://", 7) == 0)
         p = uri + 7;
+    else if (*secure)
+        p = uri + 8;
     else
-        return strncmp(uri, "coaps://", 8) == 0 ? LWM2M_ERR_UNSUPPORTED : LWM2M_ERR_INVALID;
+        return LWM2M_ERR_INVALID;
     char hostport[128];
     size_t n = strcspn(p, "/?");
     if (n == 0 || n >= sizeof(hostport))
         return LWM2M_ERR_INVALID;
     memcpy(hostport, p, n);
     hostport[n] = '\0';
-    return coap_addr_parse_hostport(out, hostport, 5683) == 0 ? 0 : LWM2M_ERR_INVALID;
+    return coap_addr_parse_hostport(out, hostport, *secure ? 5684 : 5683) == 0 ? 0
+                                                                               : LWM2M_ERR_INVALID;
 }
 
 static void ep_rx(void *ctx, const uint8_t *data, size_t len, const struct coap_addr *from) {
@@ -311,11 +327,17 @@ static void ep_rx(void *ctx, const uint8_t *data, size_t len, const struct coap_
 
 static int server_init(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
                        const struct lwm2m_server_cfg *c, uint16_t index) {
-    int rc = parse_server_uri(c->uri != NULL ? c->uri : "", &s->addr);
+    bool secure;
+    int rc = parse_server_uri(c->uri != NULL ? c->uri : "", &s->addr, &secure);
     if (rc != 0)
         return rc;
-    if (c->ssid == 0 || c->ssid == 65535 || (c->sec_mode != LWM2M_SEC_NOSEC))
-        return c->sec_mode != LWM2M_SEC_NOSEC ? LWM2M_ERR_UNSUPPORTED : LWM2M_ERR_INVALID;
+    if (c->ssid == 0 || c->ssid == 65535)
+        return LWM2M_ERR_INVALID;
+    /* coap:// goes with NoSec, coaps:// with credentials of a mode the transport has. */
+    bool psk = c->sec_mode == LWM2M_SEC_PSK && c->psk_identity != NULL && c->psk_len > 0;
+    bool cert = c->sec_mode == LWM2M_SEC_CERT && c->cert_file != NULL && c->key_file != NULL;
+    if (secure ? !(psk || cert) : c->sec_mode != LWM2M_SEC_NOSEC)
+        return c->sec_mode == LWM2M_SEC_RPK ? LWM2M_ERR_UNSUPPORTED : LWM2M_ERR_INVALID;
     const char *b = c->binding != NULL && c->binding[0] != '\0' ? c->binding : "U";
     if (strlen(b) >= LWM2M_BINDING_MAX || (strcmp(b, "U") != 0 && strcmp(b, "UQ") != 0))
         return LWM2M_ERR_INVALID;
@@ -351,6 +373,9 @@ static int ep_open_socket(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint
      * the kernel's route lookup per Notify and drops stray peers' datagrams early. A second
      * server simply turns it off for this socket (transport.h). */
     (void)coap_udp_set_single_peer(ep->tp, true);
+    rc = lwm2m_ep_secure(ep, cfg);
+    if (rc != 0)
+        return rc;
     rc = coap_endpoint_new(&ep->eng->env, ep->tp, lwm2m_dm_handle, ep, &ep->coap);
     if (rc != 0)
         return rc;

@@ -9,6 +9,7 @@
 #include "lwm2m/coap_endpoint.h"
 #include "lwm2m/engine.h"
 #include "lwm2m/error.h"
+#include "lwm2m/dtls.h"   /* engine_dtls.c: struct coap_dtls_stats */
 #include "lwm2m/report.h" /* observe.c: struct lwm2m_report_stats */
 
 /* Registration states of one (endpoint, server) pair. */
@@ -137,10 +138,27 @@ struct lwm2m_engine {
     size_t nregistered; /* endpoints registered with all their servers */
     /* ---- observe.c block ---- */
     struct lwm2m_report_stats report_stats; /* Information Reporting counters (observe.c) */
+    /* ---- engine_dtls.c block ---- */
+    struct lwm2m_dtls_entry *dtls_ctxs; /* shared credential contexts */
+    struct coap_dtls_stats dtls_stats;
+    char dtls_error[192]; /* why the last credential context could not be made */
 };
 
 /* Emits an event to the owner. */
 void lwm2m_emit(struct lwm2m_server *s, int type, int err, uint8_t code);
+/* Emits an event with a short reason (borrowed for the call). */
+void lwm2m_emit_detail(struct lwm2m_server *s, int type, int err, const char *detail);
+
+/* engine_dtls.c: secure servers. lwm2m_ep_secure() wraps ep->tp in the DTLS transport when one
+ * of cfg's servers is coaps (ep->tp is NULL after a failure: the DTLS transport closed it);
+ * lwm2m_dtls_ctx_for() finds or makes the shared credential context (the cache keeps the
+ * reference; LWM2M_ERR_INVALID leaves the reason in e->dtls_error); lwm2m_server_link_reset()
+ * drops the server's DTLS session so that the next request handshakes anew. */
+int lwm2m_ep_secure(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint_cfg *cfg);
+int lwm2m_dtls_ctx_for(struct lwm2m_engine *e, const struct lwm2m_server_cfg *c,
+                       struct coap_dtls_ctx **out);
+void lwm2m_dtls_cache_free(struct lwm2m_engine *e);
+void lwm2m_server_link_reset(struct lwm2m_server *s);
 
 /* registration.c */
 void lwm2m_reg_start(struct lwm2m_server *s);
@@ -148,6 +166,9 @@ void lwm2m_reg_update(struct lwm2m_server *s, bool objects);
 void lwm2m_reg_deregister(struct lwm2m_server *s);
 void lwm2m_reg_disable(struct lwm2m_server *s, uint32_t seconds);
 void lwm2m_reg_stop(struct lwm2m_server *s); /* cancels timers and exchanges, no message */
+/* The secure link to s failed: its Register or Update in flight fails now (not after CoAP's
+ * whole retransmission sequence), with the usual retry. */
+void lwm2m_reg_link_failed(struct lwm2m_server *s);
 bool lwm2m_reg_is_registered(const struct lwm2m_server *s);
 /* The libevent callback of struct lwm2m_server's timer (arg is the server). */
 void lwm2m_reg_timer(evutil_socket_t fd, short what, void *arg);

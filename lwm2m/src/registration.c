@@ -196,6 +196,8 @@ static void reg_on_register(void *ctx, int err, const struct coap_msg *resp,
     if (err != 0) {
         lwm2m_emit(s, err == LWM2M_ERR_TIMEOUT ? LWM2M_EV_TIMEOUT : LWM2M_EV_REGISTER_FAILED, err,
                    0);
+        if (err == LWM2M_ERR_TIMEOUT)
+            lwm2m_server_link_reset(s); /* a server that lost our DTLS session stays silent */
         reg_schedule_retry(s);
         return;
     }
@@ -252,9 +254,10 @@ static void reg_on_update(void *ctx, int err, const struct coap_msg *resp,
         return;
     }
     /* Any failure of Update means the registration may be gone: register again (§6.2.2). */
-    if (err == LWM2M_ERR_TIMEOUT)
+    if (err == LWM2M_ERR_TIMEOUT) {
         lwm2m_emit(s, LWM2M_EV_TIMEOUT, err, 0);
-    else
+        lwm2m_server_link_reset(s); /* the Register after it handshakes anew */
+    } else
         lwm2m_emit(s, LWM2M_EV_UPDATE_FAILED, err != 0 ? err : LWM2M_ERR_STATE,
                    err == 0 ? resp->code : 0);
     s->state = LWM2M_REG_IDLE;
@@ -385,6 +388,21 @@ void lwm2m_reg_stop(struct lwm2m_server *s) {
     reg_disarm(s);
     reg_cancel_exchange(s);
     s->state = LWM2M_REG_DONE;
+}
+
+void lwm2m_reg_link_failed(struct lwm2m_server *s) {
+    if (s->xchg == 0)
+        return;
+    /* A De-register in flight is left to its own timeout: its answer may free the endpoint,
+     * which must not happen inside the transport's event. */
+    if (s->state != LWM2M_REG_REGISTERING && s->state != LWM2M_REG_UPDATING)
+        return;
+    coap_cancel(s->ep->coap, s->xchg);
+    s->xchg = 0;
+    if (s->state == LWM2M_REG_REGISTERING)
+        reg_on_register(s, LWM2M_ERR_IO, NULL, NULL);
+    else
+        reg_on_update(s, LWM2M_ERR_IO, NULL, NULL);
 }
 
 bool lwm2m_reg_is_registered(const struct lwm2m_server *s) {

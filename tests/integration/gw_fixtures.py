@@ -1,7 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Config pieces and helpers shared by the gateway integration tests (not a test itself)."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
 import urllib.error
 import urllib.request
+
+import harness
 
 
 def meter_and_thermo(mb_port):
@@ -31,3 +39,63 @@ def http_get(port, path):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+class GatewayProc:
+    """`lwm2m-gateway run` on config text written into a temporary directory, next to copies of
+    the files it names ((source, name) pairs), started from another directory so that relative
+    paths must resolve against the config file. Its log (stderr) goes to a file there. stop()
+    sends SIGTERM and checks what every test checks: exit status 0, no sanitizer report."""
+
+    def __init__(self, config_text, files=(), env=None, prefix="gw-"):
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        for src, name in files:
+            shutil.copy(src, os.path.join(self.dir, name))
+        self.cfg = os.path.join(self.dir, "gw.yaml")
+        self.write_config(config_text)
+        self.log_path = os.path.join(self.dir, "gw.log")
+        self._log_file = open(self.log_path, "w")
+        self.proc = subprocess.Popen([harness.binary("bridge", "lwm2m-gateway"), "run", "-c",
+                                      self.cfg], stdout=subprocess.DEVNULL,
+                                     stderr=self._log_file, cwd=tempfile.gettempdir(),
+                                     env=dict(os.environ, **(env or {})))
+
+    def write_config(self, text):
+        with open(self.cfg, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    def reload(self, text):
+        """Writes a new config and sends SIGHUP."""
+        self.write_config(text)
+        self.proc.send_signal(signal.SIGHUP)
+
+    def log(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, pattern, timeout=10, count=1):
+        """Waits until the log matches the regular expression pattern count times (the gateway
+        must stay up meanwhile); returns the matching lines."""
+        rx = re.compile(pattern)
+
+        def found():
+            assert self.proc.poll() is None, "gateway exited:\n" + self.log()[-3000:]
+            return len([ln for ln in self.log().splitlines() if rx.search(ln)]) >= count
+        harness.wait_for(found, timeout=timeout, what="log line %r" % pattern)
+        return [ln for ln in self.log().splitlines() if rx.search(ln)]
+
+    def stop(self):
+        """SIGTERM; returns the log after checking exit status 0 and no sanitizer report."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log_file.close()
+        log = self.log()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        assert self.proc.returncode == 0, (self.proc.returncode, log[-3000:])
+        assert "AddressSanitizer" not in log and "runtime error" not in log, log[-3000:]
+        return log

@@ -35,6 +35,7 @@ enum lwm2m_event_type {
     LWM2M_EV_QUEUE_RX_OFF,      /* queue mode: the endpoint stopped listening */
     LWM2M_EV_SERVER_DISABLED,   /* the server executed /1/x/4 Disable */
     LWM2M_EV_NETWORK_ERROR,     /* the socket could not be opened or sending failed */
+    LWM2M_EV_SECURE_FAILED,     /* the DTLS handshake failed (ev->detail says why); will retry */
 };
 
 struct lwm2m_event {
@@ -44,6 +45,7 @@ struct lwm2m_event {
     int err;               /* LWM2M_ERR_* or 0 */
     uint8_t coap_code;     /* the server's response code when there was one, else 0 */
     struct lwm2m_endpoint *ep;
+    const char *detail; /* a short reason (DTLS), borrowed for the callback; else NULL */
 };
 
 typedef void (*lwm2m_event_fn)(void *ctx, const struct lwm2m_event *ev);
@@ -67,11 +69,18 @@ struct lwm2m_server_cfg {
     uint32_t lifetime;         /* seconds; 0 → 86400 */
     const char *binding;       /* "U" (default) or "UQ" (queue mode) */
     uint8_t version_minor;     /* highest LwM2M 1.x to offer: 0, 1 or 2 (default 2 when 0xFF) */
-    uint8_t sec_mode;          /* enum lwm2m_sec_mode; only NOSEC is implemented so far */
+    uint8_t sec_mode;          /* enum lwm2m_sec_mode: NOSEC (coap://), PSK or CERT (coaps://) */
     uint32_t default_pmin;     /* /1/x/2, seconds */
     uint32_t default_pmax;     /* /1/x/3, seconds; 0 = none */
     bool notification_storing; /* /1/x/6 */
     bool mute_send;            /* /1/x/23 */
+    /* DTLS credentials (borrowed for lwm2m_endpoint_add: the engine shares one OpenSSL context
+     * per distinct set among its endpoints). PSK: identity and key; CERT: PEM files, ca_file
+     * optional (NULL: the server's certificate is not verified). */
+    const char *psk_identity;
+    const uint8_t *psk;
+    size_t psk_len;
+    const char *cert_file, *key_file, *ca_file;
 };
 
 struct lwm2m_endpoint_cfg {
@@ -175,6 +184,11 @@ uint16_t lwm2m_endpoint_port(const struct lwm2m_endpoint *ep);
 bool lwm2m_endpoint_registered(const struct lwm2m_endpoint *ep);
 /* Number of endpoints, and how many of them are registered with all their servers. */
 size_t lwm2m_engine_endpoints(const struct lwm2m_engine *e, size_t *registered);
+/* DTLS counters over every endpoint (lwm2m/dtls.h), and why the last credential set was refused
+ * ("" when none was): lwm2m_endpoint_add() returns LWM2M_ERR_INVALID for it. */
+struct coap_dtls_stats;
+const struct coap_dtls_stats *lwm2m_engine_dtls_stats(const struct lwm2m_engine *e);
+const char *lwm2m_engine_dtls_error(const struct lwm2m_engine *e);
 
 /* The object set changed (instances created or removed by the owner): the engine sends an
  * Update with the new object list. */

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Secure servers of the engine's endpoints: the DTLS credential contexts shared across
+ * endpoints (one OpenSSL context per distinct key or certificate, not one per endpoint: ten
+ * thousand endpoints of one server, each with its own PSK identity, share one SSL_CTX), wrapping
+ * an endpoint's UDP socket in the DTLS transport for its coaps:// servers, and what a session
+ * event means for the registration (a failed handshake fails the request in flight at once). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "lwm2m/dtls.h"
+
+struct lwm2m_dtls_entry {
+    struct lwm2m_dtls_entry *next;
+    uint8_t mode;
+    size_t psk_len;
+    uint8_t psk[64];
+    char *identity, *cert, *key, *ca; /* NULL when absent; identity: the first endpoint's */
+    struct coap_dtls_ctx *ctx;        /* the cache's reference */
+};
+
+static bool str_same(const char *a, const char *b) {
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool entry_matches(const struct lwm2m_dtls_entry *x, const struct lwm2m_server_cfg *c) {
+    return x->mode == c->sec_mode && x->psk_len == c->psk_len &&
+           (c->psk_len == 0 || memcmp(x->psk, c->psk, c->psk_len) == 0) &&
+           str_same(x->cert, c->cert_file) && str_same(x->key, c->key_file) &&
+           str_same(x->ca, c->ca_file);
+}
+
+static char *dup_or_null(const char *s, bool *ok) {
+    if (s == NULL)
+        return NULL;
+    char *d = strdup(s);
+    if (d == NULL)
+        *ok = false;
+    return d;
+}
+
+static void entry_free(struct lwm2m_dtls_entry *x) {
+    coap_dtls_ctx_unref(x->ctx);
+    free(x->identity);
+    free(x->cert);
+    free(x->key);
+    free(x->ca);
+    free(x);
+}
+
+int lwm2m_dtls_ctx_for(struct lwm2m_engine *e, const struct lwm2m_server_cfg *c,
+                       struct coap_dtls_ctx **out) {
+    for (struct lwm2m_dtls_entry *x = e->dtls_ctxs; x != NULL; x = x->next)
+        if (entry_matches(x, c)) {
+            *out = x->ctx;
+            return 0;
+        }
+    if (c->psk_len > sizeof(((struct lwm2m_dtls_entry *)0)->psk))
+        return LWM2M_ERR_INVALID;
+    struct coap_dtls_creds cr = {.mode =
+                                     c->sec_mode == LWM2M_SEC_PSK ? COAP_DTLS_PSK : COAP_DTLS_CERT,
+                                 .psk_identity = c->psk_identity,
+                                 .psk = c->psk,
+                                 .psk_len = c->psk_len,
+                                 .cert_file = c->cert_file,
+                                 .key_file = c->key_file,
+                                 .ca_file = c->ca_file};
+    struct lwm2m_dtls_entry *x = calloc(1, sizeof(*x));
+    if (x == NULL)
+        return LWM2M_ERR_NOMEM;
+    int rc = coap_dtls_ctx_new(&cr, e->dtls_error, sizeof(e->dtls_error), &x->ctx);
+    bool ok = rc == 0;
+    x->mode = c->sec_mode;
+    x->psk_len = c->psk_len;
+    if (c->psk_len > 0)
+        memcpy(x->psk, c->psk, c->psk_len);
+    x->identity = dup_or_null(c->psk_identity, &ok);
+    x->cert = dup_or_null(c->cert_file, &ok);
+    x->key = dup_or_null(c->key_file, &ok);
+    x->ca = dup_or_null(c->ca_file, &ok);
+    if (!ok) {
+        entry_free(x);
+        return rc != 0 ? rc : LWM2M_ERR_NOMEM;
+    }
+    x->next = e->dtls_ctxs;
+    e->dtls_ctxs = x;
+    *out = x->ctx;
+    return 0;
+}
+
+void lwm2m_dtls_cache_free(struct lwm2m_engine *e) {
+    while (e->dtls_ctxs != NULL) {
+        struct lwm2m_dtls_entry *x = e->dtls_ctxs;
+        e->dtls_ctxs = x->next;
+        entry_free(x);
+    }
+}
+
+const char *lwm2m_engine_dtls_error(const struct lwm2m_engine *e) {
+    return e->dtls_error;
+}
+
+const struct coap_dtls_stats *lwm2m_engine_dtls_stats(const struct lwm2m_engine *e) {
+    return &e->dtls_stats;
+}
+
+static struct lwm2m_server *secure_server_at(struct lwm2m_endpoint *ep,
+                                             const struct coap_addr *peer) {
+    struct lwm2m_server *s = lwm2m_server_by_addr(ep, peer);
+    return s != NULL && s->sec_mode != LWM2M_SEC_NOSEC ? s : NULL;
+}
+
+static void ep_dtls_event(void *ctx, const struct coap_addr *peer, int ev, const char *why) {
+    struct lwm2m_endpoint *ep = ctx;
+    struct lwm2m_server *s = secure_server_at(ep, peer);
+    if (s == NULL || ev != COAP_DTLS_EV_FAILED)
+        return; /* connected: the queued request went out; closed: the next send handshakes */
+    lwm2m_emit_detail(s, LWM2M_EV_SECURE_FAILED, LWM2M_ERR_IO, why);
+    lwm2m_reg_link_failed(s);
+}
+
+int lwm2m_ep_secure(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint_cfg *cfg) {
+    bool any = false;
+    for (size_t i = 0; i < cfg->nservers; i++)
+        any |= cfg->servers[i].sec_mode != LWM2M_SEC_NOSEC;
+    if (!any)
+        return 0;
+    struct coap_dtls_ctx *ctxs[16];
+    for (size_t i = 0; i < cfg->nservers; i++) {
+        ctxs[i] = NULL;
+        if (cfg->servers[i].sec_mode == LWM2M_SEC_NOSEC)
+            continue;
+        int rc = lwm2m_dtls_ctx_for(ep->eng, &cfg->servers[i], &ctxs[i]);
+        if (rc != 0)
+            return rc;
+    }
+    struct coap_transport *t;
+    int rc = coap_dtls_open(ep->eng->base, ep->tp, &ep->eng->dtls_stats, ep_dtls_event, ep, &t);
+    ep->tp = rc == 0 ? t : NULL; /* the DTLS transport owns (or has closed) the UDP one */
+    for (size_t i = 0; rc == 0 && i < cfg->nservers; i++) {
+        if (ctxs[i] == NULL)
+            continue;
+        rc = coap_dtls_add_peer(t, &ep->servers[i].addr, ctxs[i]);
+        /* endpoints differ in identity ("psk-{device}") and share the key and the context */
+        if (rc == 0 && cfg->servers[i].sec_mode == LWM2M_SEC_PSK)
+            rc = coap_dtls_set_peer_identity(t, &ep->servers[i].addr, cfg->servers[i].psk_identity);
+    }
+    return rc;
+}
+
+void lwm2m_server_link_reset(struct lwm2m_server *s) {
+    if (s->sec_mode != LWM2M_SEC_NOSEC && s->ep->tp != NULL)
+        coap_dtls_reset_peer(s->ep->tp, &s->addr);
+}
