@@ -10,6 +10,8 @@ test LwM2M server on libcoap3's GnuTLS flavour, so the two ends share no DTLS co
   a server_ca that did not sign the server's certificate fails with the verification reason.
 - A server that lost its DTLS sessions (a restart) leaves the gateway's Update unanswered: the
   gateway handshakes anew and registers again (short CoAP timers from lwm2m.coap).
+- Gateway mode: the one endpoint's session (identity from `{gateway}`) carries the hosted
+  devices' paths.
 - A NoSec and a PSK server on one endpoint: both registrations, one socket; the NoSec one named
   by a host name (localhost), resolved at start.
 Prints `N passed, M failed`."""
@@ -65,7 +67,8 @@ def test_start():
     S["dir"] = tempfile.mkdtemp(prefix="gw-dtls-pki-")
     S["pki"] = dtls_certs.make_pki(S["dir"], client_cns=[ep("k1"), ep("k2")])
     S["other_ca"], _ = dtls_certs.make_ca(S["dir"], cn="another-ca", name="other")
-    S["srv"] = LwM2MServer(dtls_port=0, psk={"psk-c1": KEY, "psk-c2": KEY, "psk-m1": KEY},
+    S["srv"] = LwM2MServer(dtls_port=0, psk={"psk-c1": KEY, "psk-c2": KEY, "psk-m1": KEY,
+                                             GW_ID + "-psk": KEY},
                            pki=dtls_certs.server_pki(S["pki"])).start()
 
 
@@ -179,6 +182,22 @@ def test_nosec_and_psk_on_one_endpoint():
         plain.stop()
 
 
+def test_gateway_mode():
+    """One DTLS session for the one endpoint; a Read of a hosted device goes through it."""
+    text = config([psk_server(identity="{gateway}-psk")]).replace(
+        "lwm2m:\n", "lwm2m:\n  mode: gateway\n", 1)
+    gw = GatewayProc(text, env={"GW_TEST_DTLS_PSK": KEY}, prefix="gw-dtls-gwmode-")
+    try:
+        reg = S["srv"].wait_registration("urn:dev:" + GW_ID, timeout=15)
+        assert reg.secure is True and reg.psk_identity == GW_ID + "-psk", reg.raw
+        harness.wait_for(lambda: S["srv"].read("urn:dev:" + GW_ID, "/c2/3303/0/5700",
+                                               accept=CT_TEXT).code == "2.05",
+                         timeout=5, what="a hosted device's value over DTLS")
+    finally:
+        gw.stop()
+    S["srv"].wait_deregistration("urn:dev:" + GW_ID, timeout=5)
+
+
 def test_cleanup():
     if S.get("srv"):
         S["srv"].stop()
@@ -187,4 +206,4 @@ def test_cleanup():
 if __name__ == "__main__":
     harness.run([test_start, test_psk_identity_per_device, test_wrong_key_fails_fast_and_retries,
                  test_cert_mode, test_cert_wrong_server_ca, test_server_lost_session,
-                 test_nosec_and_psk_on_one_endpoint, test_cleanup])
+                 test_nosec_and_psk_on_one_endpoint, test_gateway_mode, test_cleanup])
