@@ -14,7 +14,6 @@
 
 #include <event2/event.h>
 
-#include "lwm2m/dtls.h"
 #include "lwm2m/error.h"
 
 #define EXIT_INVALID 2
@@ -30,30 +29,36 @@ static uint8_t sec_mode_of(enum cfg_sec_mode m) {
     return m == CFG_SEC_PSK ? LWM2M_SEC_PSK : m == CFG_SEC_CERT ? LWM2M_SEC_CERT : LWM2M_SEC_NOSEC;
 }
 
+/* lwm2m.servers[i] for the engine, with uri and the PSK identity given (strings borrowed). */
+static struct lwm2m_server_cfg server_cfg_of(const struct cfg_lwm2m *l, size_t i, const char *uri,
+                                             const char *identity) {
+    const struct cfg_security *sec = &l->servers[i].security;
+    return (struct lwm2m_server_cfg){.uri = uri,
+                                     .ssid = l->servers[i].short_server_id,
+                                     .lifetime = l->servers[i].lifetime,
+                                     .binding = l->binding,
+                                     .version_minor = (uint8_t)l->version,
+                                     .sec_mode = sec_mode_of(sec->mode),
+                                     .notification_storing = l->store.enabled,
+                                     .psk_identity = identity,
+                                     .psk = sec->psk,
+                                     .psk_len = sec->psk_len,
+                                     .cert_file = sec->cert,
+                                     .key_file = sec->key,
+                                     .ca_file = sec->server_ca};
+}
+
 void gw_server_cfgs(const struct gw *g, const char *device, struct gw_servers *out) {
     const struct cfg *cfg = g->cfg;
     const struct cfg_lwm2m *l = &cfg->lwm2m;
     out->n = l->nservers < GW_MAX_SERVERS ? l->nservers : GW_MAX_SERVERS;
     for (size_t i = 0; i < out->n; i++) {
-        const struct cfg_security *sec = &l->servers[i].security;
-        const char *identity = NULL;
+        const char *tmpl = l->servers[i].security.identity, *identity = NULL;
         /* checked at load: {device} only where there is a device */
-        if (sec->identity != NULL && cfg_template_expand(sec->identity, cfg->gateway.id, device, -1,
-                                                         out->identity[i], GW_IDENTITY_MAX) >= 0)
+        if (tmpl != NULL && cfg_template_expand(tmpl, cfg->gateway.id, device, -1, out->identity[i],
+                                                GW_IDENTITY_MAX) >= 0)
             identity = out->identity[i];
-        out->srv[i] = (struct lwm2m_server_cfg){.uri = g->server_uri[i],
-                                                .ssid = l->servers[i].short_server_id,
-                                                .lifetime = l->servers[i].lifetime,
-                                                .binding = l->binding,
-                                                .version_minor = (uint8_t)l->version,
-                                                .sec_mode = sec_mode_of(sec->mode),
-                                                .notification_storing = l->store.enabled,
-                                                .psk_identity = identity,
-                                                .psk = sec->psk,
-                                                .psk_len = sec->psk_len,
-                                                .cert_file = sec->cert,
-                                                .key_file = sec->key,
-                                                .ca_file = sec->server_ca};
+        out->srv[i] = server_cfg_of(l, i, g->server_uri[i], identity);
     }
 }
 
@@ -474,21 +479,10 @@ int gw_cfg_runnable(const struct cfg *cfg) {
     /* Credentials OpenSSL refuses (a key that does not match its certificate, a file that is
      * not PEM) would otherwise fail every endpoint one by one: refuse them here, once. */
     for (size_t i = 0; i < l->nservers; i++) {
-        const struct cfg_security *sec = &l->servers[i].security;
-        if (sec->mode == CFG_SEC_NOSEC)
-            continue;
-        struct coap_dtls_creds cr = {.mode =
-                                         sec->mode == CFG_SEC_PSK ? COAP_DTLS_PSK : COAP_DTLS_CERT,
-                                     .psk_identity = sec->identity,
-                                     .psk = sec->psk,
-                                     .psk_len = sec->psk_len,
-                                     .cert_file = sec->cert,
-                                     .key_file = sec->key,
-                                     .ca_file = sec->server_ca};
+        struct lwm2m_server_cfg sc =
+            server_cfg_of(l, i, l->servers[i].uri, l->servers[i].security.identity);
         char why[192] = "";
-        struct coap_dtls_ctx *c = NULL;
-        int rc = coap_dtls_ctx_new(&cr, why, sizeof(why), &c);
-        coap_dtls_ctx_unref(c);
+        int rc = lwm2m_server_cfg_check_security(&sc, why, sizeof(why));
         if (rc != 0) {
             fprintf(stderr, "%s: lwm2m.servers[%zu].security: %s\n", cfg->file, i,
                     why[0] != '\0' ? why : lwm2m_strerror(rc));

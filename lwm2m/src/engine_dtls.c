@@ -48,6 +48,27 @@ static void entry_free(struct lwm2m_dtls_entry *x) {
     free(x);
 }
 
+static struct coap_dtls_creds creds_of(const struct lwm2m_server_cfg *c) {
+    return (struct coap_dtls_creds){.mode = c->sec_mode == LWM2M_SEC_PSK ? COAP_DTLS_PSK
+                                                                         : COAP_DTLS_CERT,
+                                    .psk_identity = c->psk_identity,
+                                    .psk = c->psk,
+                                    .psk_len = c->psk_len,
+                                    .cert_file = c->cert_file,
+                                    .key_file = c->key_file,
+                                    .ca_file = c->ca_file};
+}
+
+int lwm2m_server_cfg_check_security(const struct lwm2m_server_cfg *c, char *err, size_t cap) {
+    if (c->sec_mode == LWM2M_SEC_NOSEC)
+        return 0;
+    struct coap_dtls_creds cr = creds_of(c);
+    struct coap_dtls_ctx *ctx = NULL;
+    int rc = coap_dtls_ctx_new(&cr, err, cap, &ctx);
+    coap_dtls_ctx_unref(ctx);
+    return rc;
+}
+
 int lwm2m_dtls_ctx_for(struct lwm2m_engine *e, const struct lwm2m_server_cfg *c,
                        struct coap_dtls_ctx **out) {
     for (struct lwm2m_dtls_entry *x = e->dtls_ctxs; x != NULL; x = x->next)
@@ -57,14 +78,7 @@ int lwm2m_dtls_ctx_for(struct lwm2m_engine *e, const struct lwm2m_server_cfg *c,
         }
     if (c->psk_len > sizeof(((struct lwm2m_dtls_entry *)0)->psk))
         return LWM2M_ERR_INVALID;
-    struct coap_dtls_creds cr = {.mode =
-                                     c->sec_mode == LWM2M_SEC_PSK ? COAP_DTLS_PSK : COAP_DTLS_CERT,
-                                 .psk_identity = c->psk_identity,
-                                 .psk = c->psk,
-                                 .psk_len = c->psk_len,
-                                 .cert_file = c->cert_file,
-                                 .key_file = c->key_file,
-                                 .ca_file = c->ca_file};
+    struct coap_dtls_creds cr = creds_of(c);
     struct lwm2m_dtls_entry *x = calloc(1, sizeof(*x));
     if (x == NULL)
         return LWM2M_ERR_NOMEM;

@@ -8,6 +8,7 @@ test LwM2M server on libcoap3's GnuTLS flavour, so the two ends share no DTLS co
   retransmissions) and retried; nothing registers; the gateway stays up.
 - Certificates (mode cert, EC P-256 from openssl): the server sees the device's certificate CN;
   a server_ca that did not sign the server's certificate fails with the verification reason.
+- Credentials OpenSSL refuses (a key that does not match the certificate) stop `run` with exit 2.
 - A server that lost its DTLS sessions (a restart) leaves the gateway's Update unanswered: the
   gateway handshakes anew and registers again (short CoAP timers from lwm2m.coap).
 - Gateway mode: the one endpoint's session (identity from `{gateway}`) carries the hosted
@@ -15,7 +16,10 @@ test LwM2M server on libcoap3's GnuTLS flavour, so the two ends share no DTLS co
 - A NoSec and a PSK server on one endpoint: both registrations, one socket; the NoSec one named
   by a host name (localhost), resolved at start.
 Prints `N passed, M failed`."""
+import os
 import re
+import shutil
+import subprocess
 import tempfile
 
 import dtls_certs
@@ -142,6 +146,24 @@ def test_cert_wrong_server_ca():
         gw.stop()
 
 
+def test_mismatched_key_refused_at_start():
+    """A key that is not the certificate's: exit 2 at start with OpenSSL's reason, not one
+    failure per endpoint later."""
+    pki = S["pki"]
+    with tempfile.TemporaryDirectory(prefix="gw-dtls-mismatch-") as d:
+        shutil.copy(pki["clients"][ep("k1")]["cert"], os.path.join(d, "k1.pem"))
+        shutil.copy(pki["clients"][ep("k2")]["key"], os.path.join(d, "k2.key"))
+        cfg = os.path.join(d, "gw.yaml")
+        with open(cfg, "w", encoding="utf-8") as f:
+            f.write(config(["{ uri: '%s', security: { mode: cert, cert: k1.pem, key: k2.key } }"
+                            % S["srv"].dtls_uri], devices=("k1",)))
+        r = subprocess.run([harness.binary("bridge", "lwm2m-gateway"), "run", "-c", cfg],
+                           capture_output=True, text=True, timeout=20)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert re.search(r"gw\.yaml: lwm2m\.servers\[0\]\.security: .*(key|certificate)", r.stderr), \
+        r.stderr
+
+
 def test_server_lost_session():
     extra = "  coap: { ack_timeout: 300ms, max_retransmit: 1 }\n"
     text = config([psk_server()], devices=("m1",), extra=extra).replace("lifetime: 60",
@@ -205,5 +227,6 @@ def test_cleanup():
 
 if __name__ == "__main__":
     harness.run([test_start, test_psk_identity_per_device, test_wrong_key_fails_fast_and_retries,
-                 test_cert_mode, test_cert_wrong_server_ca, test_server_lost_session,
+                 test_cert_mode, test_cert_wrong_server_ca, test_mismatched_key_refused_at_start,
+                 test_server_lost_session,
                  test_nosec_and_psk_on_one_endpoint, test_gateway_mode, test_cleanup])

@@ -11,15 +11,12 @@ back-off, registers nothing, stays up and stops cleanly."""
 import json
 import os
 import re
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from gw_fixtures import GatewayProc  # noqa: E402
 from lwm2m_server import CT_TEXT, LwM2MServer  # noqa: E402
 from test_mqtt import Publisher  # noqa: E402
 from test_mqtt_tls import PSK_IDENTITY, PSK_KEY, TlsBroker  # noqa: E402
@@ -52,44 +49,12 @@ def ep(gw, name):
     return "urn:dev:%s:%s" % (gw, name)
 
 
-class Gateway:
+def Gateway(gw_id, port, extra, files=(), env=None):
     """The gateway with its config written next to copies of the certificates it names."""
-
-    def __init__(self, gw_id, port, extra, files=(), env=None):
-        self.id = gw_id
-        self.dir = tempfile.mkdtemp(prefix="gw-mqtls-gw-")
-        for src, name in files:
-            shutil.copy(src, os.path.join(self.dir, name))
-        cfg = os.path.join(self.dir, "gw.yaml")
-        with open(cfg, "w", encoding="utf-8") as f:
-            f.write(CONFIG.format(gw=gw_id, srv=S["srv"].port, port=port, extra=extra))
-        self.log_path = os.path.join(self.dir, "gw.log")
-        self.log_file = open(self.log_path, "w")
-        # Started from another directory: the relative certificate paths must resolve against
-        # the config file's directory.
-        self.proc = subprocess.Popen([harness.binary("bridge", "lwm2m-gateway"), "run", "-c", cfg],
-                                     stdout=subprocess.DEVNULL, stderr=self.log_file,
-                                     cwd=tempfile.gettempdir(), env=dict(os.environ, **(env or {})))
-
-    def log(self):
-        with open(self.log_path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        """SIGTERM; the exit status must be 0 and the log free of sanitizer reports."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log_file.close()
-        log = self.log()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        assert self.proc.returncode == 0, (self.proc.returncode, log[-3000:])
-        assert "AddressSanitizer" not in log and "runtime error" not in log, log[-3000:]
-        return log
+    gw = GatewayProc(CONFIG.format(gw=gw_id, srv=S["srv"].port, port=port, extra=extra), files,
+                     env, prefix="gw-mqtls-gw-")
+    gw.id = gw_id
+    return gw
 
 
 def discover_and_notify(gw, device, first, second):

@@ -83,6 +83,11 @@ struct lwm2m_server_cfg {
     const char *cert_file, *key_file, *ca_file;
 };
 
+/* Loads c's DTLS credentials the way an endpoint would (nothing to do for NoSec): 0, or
+ * LWM2M_ERR_INVALID with OpenSSL's reason in err (a key that does not match its certificate, a
+ * file that is not PEM), so that a bad key is refused once at start-up, not per endpoint. */
+int lwm2m_server_cfg_check_security(const struct lwm2m_server_cfg *c, char *err, size_t cap);
+
 struct lwm2m_endpoint_cfg {
     const char *name;                       /* endpoint client name (ep=), copied */
     const struct lwm2m_server_cfg *servers; /* copied */
