@@ -11,6 +11,7 @@ test LwM2M server on libcoap3's GnuTLS flavour, so the two ends share no DTLS co
 - Credentials OpenSSL refuses (a key that does not match the certificate) stop `run` with exit 2.
 - A server that lost its DTLS sessions (a restart) leaves the gateway's Update unanswered: the
   gateway handshakes anew and registers again (short CoAP timers from lwm2m.coap).
+- A reload that changes the identity: deregistered, registered again under the new identity.
 - Gateway mode: the one endpoint's session (identity from `{gateway}`) carries the hosted
   devices' paths.
 - A NoSec and a PSK server on one endpoint: both registrations, one socket; the NoSec one named
@@ -183,6 +184,23 @@ def test_server_lost_session():
         gw.stop()
 
 
+def test_reload_new_identity():
+    """SIGHUP with another identity template: the endpoint deregisters and registers anew under
+    the new identity (a new session)."""
+    gw = GatewayProc(config([psk_server()], devices=("c1",)), env={"GW_TEST_DTLS_PSK": KEY},
+                     prefix="gw-dtls-reload-")
+    try:
+        reg = S["srv"].wait_registration(ep("c1"), timeout=15)
+        assert reg.psk_identity == "psk-c1", reg.raw
+        gw.reload(config([psk_server(identity="{gateway}-psk")], devices=("c1",)))
+        S["srv"].wait_deregistration(ep("c1"), timeout=10)
+        reg = S["srv"].wait_registration(ep("c1"), timeout=15)
+        assert reg.secure is True and reg.psk_identity == GW_ID + "-psk", reg.raw
+    finally:
+        gw.stop()
+    S["srv"].wait_deregistration(ep("c1"), timeout=5)
+
+
 def test_nosec_and_psk_on_one_endpoint():
     plain = LwM2MServer().start()
     try:
@@ -228,5 +246,5 @@ def test_cleanup():
 if __name__ == "__main__":
     harness.run([test_start, test_psk_identity_per_device, test_wrong_key_fails_fast_and_retries,
                  test_cert_mode, test_cert_wrong_server_ca, test_mismatched_key_refused_at_start,
-                 test_server_lost_session,
+                 test_server_lost_session, test_reload_new_identity,
                  test_nosec_and_psk_on_one_endpoint, test_gateway_mode, test_cleanup])
