@@ -18,6 +18,17 @@ DTLS (libcoap's GnuTLS flavour on the server side) on a second port, next to the
         assert reg.secure and reg.psk_identity == "urn:dev:gw:meter-1"
         srv.drop_sessions()      # the server forgets its DTLS sessions, as a restart does
     LwM2MServer(pki=dtls_certs.server_pki(dtls_certs.make_pki(tmp, ["ep1"])))  # reg.cert_cn
+
+Bootstrap-Server role (the same process also serves /rd): a script per endpoint name, played
+after the client's POST /bs?ep=NAME, over the session it came on (plain or DTLS):
+
+    srv.bs_config("urn:dev:gw:meter-1", [
+        bs_delete("/"),
+        bs_security(1, srv.uri, mode="nosec", ssid=1),      # TLV unless ct= or the client's pct
+        bs_server(1, ssid=1, lifetime=60),
+        bs_finish()])
+    ev = srv.wait_bs_finished("urn:dev:gw:meter-1")         # ev["code"] == "2.04"
+    steps = srv.bs_steps("urn:dev:gw:meter-1")               # Results with .raw["op"], ["path"]
 """
 import collections
 import itertools
@@ -207,6 +218,111 @@ def tlv_str(node):
 
 def tlv_bool(node):
     return bytes.fromhex(node["value_hex"]) != b"\x00"
+
+
+SECURITY_MODES = {"psk": 0, "rpk": 1, "cert": 2, "nosec": 3, "est": 4}
+
+
+def _opaque(v):
+    """An opaque resource value for the server: bytes as is, text as its UTF-8 bytes."""
+    if isinstance(v, str):
+        v = v.encode("utf-8")
+    return {"hex": bytes(v).hex()}
+
+
+def _step(op, path=None, delay=None, timeout=None, continue_=None, **fields):
+    """A bootstrap step: delay (s) before it is sent, timeout (s) for its response, continue_=True
+    to go on after an error response (else the run fails)."""
+    step = {"op": op}
+    if path is not None:
+        step["path"] = path
+    for k, v in (("delay", delay), ("timeout", timeout), ("continue", continue_)):
+        if v is not None:
+            step[k] = v
+    step.update({k: v for k, v in fields.items() if v is not None})
+    return step
+
+
+def bs_delete(path="/", **opts):
+    return _step("delete", path, **opts)
+
+
+def bs_write(path, resources=None, instances=None, senml=None, payload=None, ct=None, wrap=None,
+             **opts):
+    """Bootstrap-Write (PUT). resources {RID: value} on /O/I, or instances {IID: {RID: value}} on
+    /O, encoded by the server: values str, int, float, bool, bytes (opaque), {"objlnk": "O:I"}, or
+    {RIID: value} (a multiple resource); ct 11542 (TLV, the default unless the client's pct says
+    112 or 110), 112 or 110; wrap=True puts an /O/I write's TLV inside its Object Instance TLV.
+    Or senml records (ct 110 or 112), or a raw payload (bytes, with ct)."""
+    def conv(tree):
+        out = {}
+        for k, v in tree.items():
+            if isinstance(v, (bytes, bytearray)):
+                v = _opaque(v)
+            elif isinstance(v, dict) and "objlnk" not in v and "hex" not in v:
+                v = conv(v)
+            out[str(k)] = v
+        return out
+    return _step("write", path, resources=conv(resources) if resources is not None else None,
+                 instances=conv(instances) if instances is not None else None, senml=senml,
+                 payload=bytes(payload).hex() if payload is not None else None, ct=ct, wrap=wrap,
+                 **opts)
+
+
+def bs_security(iid, uri, mode="nosec", ssid=None, identity=b"", key=b"", server_key=b"",
+                bootstrap=False, ct=None, **more):
+    """A Write of Security object instance /0/iid: 0 Server URI, 1 Bootstrap-Server, 2 Security
+    Mode ("psk", "rpk", "cert", "nosec", "est" or the number), 3 Public Key or Identity, 4 Server
+    Public Key, 5 Secret Key (opaque; empty unless given, as they are mandatory), 10 Short Server
+    ID (when ssid is given). more: other resources by number (r11=..) or step options."""
+    res = {"0": uri, "1": bool(bootstrap), "2": SECURITY_MODES.get(mode, mode),
+           "3": _opaque(identity), "4": _opaque(server_key), "5": _opaque(key)}
+    if ssid is not None:
+        res["10"] = ssid
+    return _with_more(bs_write("/0/%d" % iid, resources=res, ct=ct), more)
+
+
+def bs_server(iid, ssid, lifetime=300, binding="U", storing=True, pmin=None, pmax=None, ct=None,
+              **more):
+    """A Write of Server object instance /1/iid: 0 SSID, 1 Lifetime, 6 Notification Storing, 7
+    Binding, and 2/3 default pmin/pmax when given."""
+    res = {"0": ssid, "1": lifetime, "6": bool(storing), "7": binding}
+    if pmin is not None:
+        res["2"] = pmin
+    if pmax is not None:
+        res["3"] = pmax
+    return _with_more(bs_write("/1/%d" % iid, resources=res, ct=ct), more)
+
+
+def _with_more(step, more):
+    """r<N>=value keyword arguments add resource N; the others are step options."""
+    opts = {}
+    for k, v in more.items():
+        if k.startswith("r") and k[1:].isdigit():
+            step["resources"][k[1:]] = _opaque(v) if isinstance(v, (bytes, bytearray)) else v
+        else:
+            opts[k] = v
+    step.update(_step(step["op"], **opts))
+    return step
+
+
+def bs_discover(path="/", **opts):
+    """Bootstrap-Discover: GET with Accept 40."""
+    return _step("discover", path, **opts)
+
+
+def bs_read(path, accept=None, **opts):
+    """Bootstrap-Read (1.1; /1 and /2 only, says the spec; not checked here)."""
+    return _step("read", path, accept=accept, **opts)
+
+
+def bs_finish(**opts):
+    """Bootstrap-Finish: POST /bs. It must be the last step."""
+    return _step("finish", **opts)
+
+
+class BootstrapFailed(AssertionError):
+    """A bootstrap run failed (bs_failed) where it was expected to finish."""
 
 
 def _payload_fields(payload):
@@ -467,6 +583,46 @@ class LwM2MServer:
         "session expired" (idle). Its registration stays, without a session."""
         return self.wait_event("dtls_closed", pred, timeout, ep=ep)
 
+    def wait_bs_request(self, ep=None, timeout=10.0):
+        """A Bootstrap-Request: {ep, addr, port, secure, psk_identity?|cert_cn?, pct?, code (our
+        answer: "2.04", or "4.00" without ep or configuration, "4.15" for a pct we cannot write,
+        or a configured code), reason?}."""
+        return self.wait_event("bs_request", timeout=timeout, ep=ep)
+
+    def wait_bs_finished(self, ep, timeout=10.0):
+        """The end of ep's bootstrap run: {ep, code (the Bootstrap-Finish response, "2.04" or e.g.
+        "4.06"; None when the script had no finish), steps}. Raises BootstrapFailed when the run
+        failed instead."""
+        key, ev = self._wait_first([("bs_finished", ep), ("bs_failed", ep)], timeout)
+        if key[0] == "bs_failed":
+            raise BootstrapFailed("bootstrap of %s failed: %r" % (ep, ev))
+        return ev
+
+    def wait_bs_failed(self, ep, timeout=10.0):
+        """A run that stopped: {ep, step, op, path, reason ("timeout", "reset", "error response"
+        (with code), "session closed", "superseded by a new Bootstrap-Request", ...), code?}."""
+        return self.wait_event("bs_failed", timeout=timeout, ep=ep)
+
+    def bs_steps(self, ep):
+        """The bs_step events of ep so far, as Results (code, ct, payload, decoded) whose raw
+        also has step (index), op and path."""
+        with self._cond:
+            return [Result(e) for e in self._events
+                    if e.get("event") == "bs_step" and e.get("ep") == ep]
+
+    def _wait_first(self, keys, timeout):
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for key in keys:
+                    ev = self._find(key, None, True)
+                    if ev is not None:
+                        return key, ev
+                left = deadline - time.monotonic()
+                if left <= 0 or self._dead:
+                    raise TimeoutError("none of %r within %.1f s" % (keys, timeout))
+                self._cond.wait(left)
+
     def wait_notify(self, token=None, ep=None, path=None, timeout=10.0):
         def match(e):
             return (token is None or e["token"] == token) and (path is None or e["path"] == path)
@@ -539,9 +695,41 @@ class LwM2MServer:
                             timeout=timeout, **_payload_fields(payload))
 
     def list(self):
-        """{"registrations": [...], "observations": [...]}"""
+        """{"registrations": [...], "observations": [...], "bs_configs": [names]}"""
         raw = self._command({"cmd": "list"})
-        return {"registrations": raw["registrations"], "observations": raw["observations"]}
+        return {"registrations": raw["registrations"], "observations": raw["observations"],
+                "bs_configs": raw["bs_configs"]}
+
+    # ---- Bootstrap-Server ----
+
+    def bs_config(self, ep, steps=(), code=None, count=None):
+        """The bootstrap script of endpoint name ep ("*": any name without its own): steps (made
+        by bs_delete, bs_write, bs_security, bs_server, bs_discover, bs_read, bs_finish) played
+        after a 2.04 to its POST /bs. code ("5.03"): answer the Bootstrap-Request with it instead
+        (the next count requests only, when count is given; then the script runs). Replaces ep's
+        previous script; raises ValueError for a script the server refuses."""
+        cmd = {"cmd": "bs_config", "ep": ep, "steps": list(steps)}
+        if code is not None:
+            cmd["code"] = code
+        if count is not None:
+            cmd["count"] = count
+        raw = self._command(cmd)
+        if "error" in raw:
+            raise ValueError(raw["error"])
+        return raw
+
+    def bs_remove(self, ep):
+        """Forgets ep's script: its Bootstrap-Request gets 4.00 again (unless "*" has one)."""
+        return self._command({"cmd": "bs_config", "ep": ep, "remove": True})
+
+    def encode_resources(self, path, resources, ct=CT_TLV, wrap=False):
+        """The server's encoding of a bootstrap write body (see bs_write): bytes."""
+        tree = bs_write(path, resources=resources)["resources"]
+        key = "resources" if path.strip("/").count("/") == 1 else "instances"
+        raw = self._command({"cmd": "encode", "ct": ct, "path": path, key: tree, "wrap": wrap})
+        if "error" in raw:
+            raise ValueError(raw["error"])
+        return bytes.fromhex(raw["payload"])
 
     def registration(self, ep):
         for r in self.list()["registrations"]:

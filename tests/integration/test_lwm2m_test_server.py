@@ -3,22 +3,27 @@
 libcoap's coap-client-notls plays the LwM2M client for Register/Update/De-register/Send, and
 libcoap's example coap-server-notls answers the requests the server issues. Over DTLS,
 coap-client-openssl is the client (the server's DTLS is libcoap's GnuTLS flavour, so the two ends
-are different stacks), with certificates from dtls_certs.py. Prints one line per case and
-"N passed, M failed"; exits non-zero on a failure."""
+are different stacks), with certificates from dtls_certs.py. Bootstrap: coap-client-notls or
+BareClient (CoAP on a Python socket, just enough to answer and record the server's requests)
+plays the client, and the TLV the server writes is checked against bytes written out here from
+TS Core 7.4.3. Prints one line per case and "N passed, M failed"; exits non-zero on a failure."""
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dtls_certs  # noqa: E402
 from lwm2m_server import (CT_LINK, CT_SENML_CBOR, CT_SENML_JSON, CT_TEXT, CT_TLV,  # noqa: E402
-                          LwM2MServer, parse_links, senml_values, tlv_find, tlv_float, tlv_int,
-                          tlv_str)
+                          BootstrapFailed, LwM2MServer, bs_delete, bs_discover, bs_finish, bs_read,
+                          bs_security, bs_server, bs_write, parse_links, senml_values, tlv_find,
+                          tlv_float, tlv_int, tlv_str)
 
 COAP_CLIENT = "coap-client-notls"
 COAP_CLIENT_DTLS = "coap-client-openssl"
@@ -48,6 +53,11 @@ def check(cond, what):
 
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
     with socket.socket(family, socket.SOCK_DGRAM) as s:
+        if family == socket.AF_INET6:
+            # coap-client -p binds [::]:port dual-stack, which an IPv4 socket on the port (of
+            # another process) also blocks: probe the same way
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            host = "::"
         s.bind((host, 0))
         return s.getsockname()[1]
 
@@ -550,6 +560,332 @@ def dtls_pause(srv):
     check(register_dtls(srv, "st-dp", free_port(), psk_creds("st-psk")).code == "2.01", "resumed")
     srv.wait_registration("st-dp", 2)
     check(len(srv.events("register")) == 1, "registered once: %r" % srv.events("register"))
+
+
+# ---- Bootstrap-Server: coap-client-notls or BareClient as the LwM2M client ----
+
+CODES = {"GET": 1, "POST": 2, "PUT": 3, "DELETE": 4}
+METHODS = {v: k for k, v in CODES.items()}
+
+
+def code_str(c):
+    return "%d.%02d" % (c >> 5, c & 31)
+
+
+def code_num(text):
+    cls, detail = text.split(".")
+    return int(cls) << 5 | int(detail)
+
+
+def _opt_nibble(v):
+    """RFC 7252 §3.1 option delta/length: the nibble and its extension bytes."""
+    if v < 13:
+        return v, b""
+    if v < 269:
+        return 13, bytes([v - 13])
+    return 14, (v - 269).to_bytes(2, "big")
+
+
+def coap_encode(mtype, code, mid, token, options=(), payload=b""):
+    """A CoAP message (RFC 7252 §3); options (number, bytes) in any order."""
+    out = bytes([0x40 | mtype << 4 | len(token), code]) + mid.to_bytes(2, "big") + token
+    last = 0
+    for num, val in sorted(options, key=lambda o: o[0]):
+        dn, dx = _opt_nibble(num - last)
+        ln, lx = _opt_nibble(len(val))
+        out += bytes([dn << 4 | ln]) + dx + lx + val
+        last = num
+    return out + (b"\xff" + payload if payload else b"")
+
+
+def coap_decode(data):
+    """(type, code, mid, token, [(number, bytes)], payload) of a CoAP message."""
+    tkl = data[0] & 15
+    token, i, num, opts = data[4:4 + tkl], 4 + tkl, 0, []
+    while i < len(data) and data[i] != 0xFF:
+        delta, length = data[i] >> 4, data[i] & 15
+        i += 1
+        vals = []
+        for v in (delta, length):
+            if v == 13:
+                v, i = data[i] + 13, i + 1
+            elif v == 14:
+                v, i = int.from_bytes(data[i:i + 2], "big") + 269, i + 2
+            vals.append(v)
+        num += vals[0]
+        opts.append((num, data[i:i + vals[1]]))
+        i += vals[1]
+    return (data[0] >> 4) & 3, data[1], int.from_bytes(data[2:4], "big"), token, opts, \
+        data[i + 1:]
+
+
+class Request:
+    def __init__(self, code, opts, payload, t):
+        self.method = METHODS.get(code, code_str(code))
+        self.path = "/" + "/".join(v.decode() for n, v in opts if n == 11)
+        self.query = [v.decode() for n, v in opts if n == 15]
+        uint = {n: int.from_bytes(v, "big") for n, v in opts if n in (12, 17)}
+        self.ct, self.accept = uint.get(12), uint.get(17)
+        self.payload, self.t = payload, t
+
+    def __repr__(self):
+        return "%s %s ct=%s accept=%s %s" % (self.method, self.path, self.ct, self.accept,
+                                             self.payload.hex())
+
+
+class BareClient:
+    """An LwM2M client reduced to a UDP socket: it answers each request the server sends with
+    answers[(method, path)] (a code "4.04", or None to stay silent), else DELETE 2.02, GET 2.05
+    (link-format), PUT/POST 2.04, records them in order (retransmissions once), and sends its
+    own CON requests (send)."""
+
+    def __init__(self, port=0, answers=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.answers = dict(answers or {})
+        self.requests, self.responses, self.seen = [], {}, {}
+        self.cond = threading.Condition()
+        self.mid = 0x1000
+        self.running = True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+
+    def _loop(self):
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            mtype, code, mid, token, opts, payload = coap_decode(data)
+            with self.cond:
+                if code >> 5 == 0 and code:
+                    reply = self._request(mtype, code, mid, token, opts, payload)
+                    if reply:
+                        self.sock.sendto(reply, peer)
+                elif code:
+                    self.responses[token] = (code_str(code), payload)
+                self.cond.notify_all()
+
+    def _request(self, mtype, code, mid, token, opts, payload):
+        if mid in self.seen:  # a retransmission: the same answer, recorded once
+            return self.seen[mid]
+        req = Request(code, opts, payload, time.monotonic() * 1000)
+        self.requests.append(req)
+        default = {"DELETE": "2.02", "GET": "2.05"}.get(req.method, "2.04")
+        answer = self.answers.get((req.method, req.path), default)
+        reply = None
+        if answer:
+            body = b"</>;lwm2m=1.1,</0/0>,</1/0>;ssid=1" if answer == "2.05" else b""
+            opts = [(12, bytes([40]))] if body else []
+            reply = coap_encode(2 if mtype == 0 else 1, code_num(answer),
+                                mid if mtype == 0 else mid ^ 0x8000, token, opts, body)
+        self.seen[mid] = reply
+        return reply
+
+    def send(self, dst_port, method, path, query=(), payload=b"", ct=None, mid=None,
+             timeout=3.0):
+        """A CON request to the server at dst_port; (code, payload) of the response, or None."""
+        if mid is None:
+            self.mid += 1
+            mid = self.mid
+        token = os.urandom(4)
+        opts = [(11, p.encode()) for p in path.strip("/").split("/") if p]
+        opts += [(15, q.encode()) for q in query]
+        if ct is not None:
+            opts.append((12, ct.to_bytes(2, "big") if ct > 255 else bytes([ct])))
+        self.sock.sendto(coap_encode(0, CODES[method], mid, token, opts, payload),
+                         ("127.0.0.1", dst_port))
+        with self.cond:
+            self.cond.wait_for(lambda: token in self.responses, timeout)
+            return self.responses.pop(token, None)
+
+    def wait_requests(self, n, timeout=3.0):
+        with self.cond:
+            self.cond.wait_for(lambda: len(self.requests) >= n, timeout)
+            return list(self.requests)
+
+
+def tlv(rid, value):
+    """One Resource TLV (TS Core 7.4.3.1, type 11) with an 8-bit identifier, by hand."""
+    if len(value) < 8:
+        return bytes([0xC0 | len(value), rid]) + value
+    return bytes([0xC8, rid, len(value)]) + value
+
+
+@case
+def bootstrap_tlv_script(srv):
+    port = free_port()
+    uri = "coap://127.0.0.1:5683"
+    srv.bs_config("st-bs", [
+        bs_delete("/", delay=0.3),  # coap-client-notls frees the port meanwhile
+        bs_security(1, uri, ssid=1),
+        bs_server(1, ssid=1, lifetime=60),
+        bs_discover("/"),
+        bs_finish()])
+    r = coap("post", srv.uri + "/bs?ep=st-bs", port)
+    check(r.code == "2.04", "Bootstrap-Request: %r" % r)
+    with BareClient(port) as bc:
+        ev = srv.wait_bs_finished("st-bs", 3)
+        reqs = bc.wait_requests(5)
+    check(ev["code"] == "2.04" and ev["steps"] == 5, ev)
+    req = srv.wait_bs_request("st-bs", 1)
+    check((req["addr"], req["port"], req["secure"], req["code"]) == ("127.0.0.1", port, False,
+                                                                       "2.04"), req)
+    check("pct" not in req, req)
+    check([(q.method, q.path) for q in reqs] == [
+        ("DELETE", "/"), ("PUT", "/0/1"), ("PUT", "/1/1"), ("GET", "/"), ("POST", "/bs")], reqs)
+    check(reqs[0].t - req["t"] >= 290, "delay: %d ms" % (reqs[0].t - req["t"]))
+    # /0/1: 0 Server URI (21 bytes: 8-bit length), 1 Bootstrap-Server false, 2 Security Mode 3
+    # (NoSec), 3/4/5 empty opaque, 10 Short Server ID 1; /1/1: 0 SSID, 1 Lifetime 60,
+    # 6 Notification Storing true, 7 Binding "U"
+    sec = (b"\xc8\x00\x15coap://127.0.0.1:5683" + b"\xc1\x01\x00" + b"\xc1\x02\x03" +
+           b"\xc0\x03" + b"\xc0\x04" + b"\xc0\x05" + b"\xc1\x0a\x01")
+    check(sec == tlv(0, uri.encode()) + tlv(1, b"\0") + tlv(2, b"\3") + tlv(3, b"") +
+          tlv(4, b"") + tlv(5, b"") + tlv(10, b"\1"), "hand-built vector")
+    check(reqs[1].ct == CT_TLV and reqs[1].payload == sec, "security TLV: %r" % reqs[1])
+    srv_tlv = b"\xc1\x00\x01" + b"\xc1\x01\x3c" + b"\xc1\x06\x01" + b"\xc1\x07U"
+    check(reqs[2].ct == CT_TLV and reqs[2].payload == srv_tlv, "server TLV: %r" % reqs[2])
+    check(reqs[3].accept == CT_LINK and reqs[4].payload == b"", reqs)
+    steps = srv.bs_steps("st-bs")
+    check([(s.raw["op"], s.code) for s in steps] == [
+        ("delete", "2.02"), ("write", "2.04"), ("write", "2.04"), ("discover", "2.05"),
+        ("finish", "2.04")], steps)
+    check("</0/0>" in steps[3].decoded, steps[3])
+    # the encoder alone: 16-bit IDs, 2- and 4-byte integers, a multiple resource, wrapping
+    enc = srv.encode_resources("/3/0", {300: 70000, 1: -200, 6: {0: 1, 1: 5}})
+    check(enc == bytes.fromhex("c2 01 ff38 86 06 4100 01 4101 05 e4 012c 00011170"
+                               .replace(" ", "")), enc.hex())
+    check(srv.encode_resources("/1/0", {0: 1}, wrap=True) == b"\x03\x00\xc1\x00\x01", "wrap")
+    check(srv.encode_resources("/1", {0: {0: 1}, 2: {1: 5}}) ==
+          b"\x03\x00\xc1\x00\x01\x03\x02\xc1\x01\x05", "instances")
+
+
+@case
+def bootstrap_senml_pct_dedup_and_register(srv):
+    ep = "st-bs-cbor"
+    srv.bs_config("*", [
+        bs_delete("/0"),
+        bs_security(0, srv.uri, ssid=7),
+        bs_security(1, "coaps://127.0.0.1:5684", mode="psk", identity="dev-1", key=b"\x01\x02",
+                    bootstrap=True),
+        bs_server(0, ssid=7, lifetime=60, binding="UQ"),
+        bs_write("/1/0", senml=[{"bn": "/1/0/", "n": "3", "v": 300}], ct=CT_SENML_JSON),
+        bs_read("/1"),
+        bs_finish()])
+    with BareClient(answers={("POST", "/bs"): "4.06"}) as bc:
+        q = ("ep=" + ep, "pct=112")
+        check(bc.send(srv.port, "POST", "/bs", q, mid=77) == ("2.04", b""), "Bootstrap-Request")
+        check(bc.send(srv.port, "POST", "/bs", q, mid=77) == ("2.04", b""), "retransmission")
+        ev = srv.wait_bs_finished(ep, 3)
+        check(ev["code"] == "4.06", "Finish refused: %r" % ev)
+        reqs = bc.wait_requests(7)
+        check(len(srv.events("bs_request")) == 1 and len(reqs) == 7, "one run: %r" % reqs)
+        req = srv.wait_bs_request(ep, 1)
+        check(req["pct"] == 112 and req["code"] == "2.04", req)
+        check([r.ct for r in reqs[1:5]] == [112, 112, 112, 110], reqs)
+        sec0 = senml_values(srv.decode(CT_SENML_CBOR, reqs[1].payload).decoded)
+        check(sec0 == {"/0/0/0": srv.uri, "/0/0/1": False, "/0/0/2": 3, "/0/0/3": b"",
+                       "/0/0/4": b"", "/0/0/5": b"", "/0/0/10": 7}, sec0)
+        sec1 = senml_values(srv.decode(CT_SENML_CBOR, reqs[2].payload).decoded)
+        check(sec1["/0/1/2"] == 0 and sec1["/0/1/3"] == b"dev-1" and sec1["/0/1/5"] == b"\1\2" and
+              sec1["/0/1/1"] is True and "/0/1/10" not in sec1, sec1)
+        srv1 = senml_values(srv.decode(CT_SENML_CBOR, reqs[3].payload).decoded)
+        check(srv1 == {"/1/0/0": 7, "/1/0/1": 60, "/1/0/6": True, "/1/0/7": "UQ"}, srv1)
+        check(json.loads(reqs[4].payload) == [{"bn": "/1/0/", "n": "3", "v": 300}], reqs[4])
+        check((reqs[5].method, reqs[5].path, reqs[5].accept) == ("GET", "/1", None), reqs[5])
+        # both roles in one process: the client registers where it was told to, same port
+        r = bc.send(srv.port, "POST", "/rd", ("ep=" + ep, "lt=60", "lwm2m=1.1", "b=U"),
+                    b"</1/0>", ct=CT_LINK)
+        check(r is not None and r[0] == "2.01", "register after bootstrap: %r" % (r,))
+        check(srv.wait_registration(ep, 2).port == bc.port, "registered from the same port")
+
+
+@case
+def bootstrap_refused(srv):
+    port = free_port()
+    r = coap("post", srv.uri + "/bs?ep=st-nobody", port)
+    check(r.code == "4.00", "no configuration: %r" % r)
+    ev = srv.wait_bs_request("st-nobody", 1)
+    check(ev["code"] == "4.00" and ev["reason"] == "no bootstrap configuration", ev)
+    check(coap("post", srv.uri + "/bs", port).code == "4.00", "missing ep")
+    check(coap("post", srv.uri + "/bs?ep=st-x&pct=11543", port).code == "4.15", "pct 11543")
+    srv.bs_config("st-flaky", [], code="5.03", count=1)
+    check(coap("post", srv.uri + "/bs?ep=st-flaky", port).code == "5.03", "configured fault")
+    check(coap("post", srv.uri + "/bs?ep=st-flaky", port).code == "2.04", "fault used up")
+    ev = srv.wait_bs_finished("st-flaky", 1)
+    check(ev["code"] is None and ev["steps"] == 0, "empty script: %r" % ev)
+    srv.bs_config("st-never", [bs_finish()], code="4.03")
+    for _ in range(2):
+        check(coap("post", srv.uri + "/bs?ep=st-never", port).code == "4.03", "always refused")
+    check(sorted(srv.list()["bs_configs"]) == ["st-flaky", "st-never"], srv.list())
+    srv.bs_remove("st-never")
+    check(coap("post", srv.uri + "/bs?ep=st-never", port).code == "4.00", "removed")
+    for bad in ([{"op": "finish"}, {"op": "delete"}], [{"op": "write", "path": "/0"}],
+                [bs_write("/0/1", resources={"0": None})], [{"op": "jump"}],
+                [bs_delete("/x")], [bs_write("/0/1", resources={"zero": 1})]):
+        try:
+            srv.bs_config("st-bad", bad)
+            raise AssertionError("accepted %r" % bad)
+        except ValueError:
+            pass
+
+
+@case
+def bootstrap_step_failures(srv):
+    # a Write answered 4.00 stops the run, unless the step says continue
+    srv.bs_config("st-f1", [bs_delete("/"), bs_security(0, srv.uri, ssid=1), bs_finish()])
+    srv.bs_config("st-f2", [bs_security(0, srv.uri, ssid=1, continue_=True), bs_finish()])
+    with BareClient(answers={("PUT", "/0/0"): "4.00"}) as bc:
+        check(bc.send(srv.port, "POST", "/bs", ["ep=st-f1"])[0] == "2.04", "request 1")
+        ev = srv.wait_bs_failed("st-f1", 3)
+        check((ev["step"], ev["op"], ev["path"], ev["code"], ev["reason"]) ==
+              (1, "write", "/0/0", "4.00", "error response"), ev)
+        check(bc.send(srv.port, "POST", "/bs", ["ep=st-f2"])[0] == "2.04", "request 2")
+        check(srv.wait_bs_finished("st-f2", 3)["code"] == "2.04", "went on")
+    # silence: the step times out; a new Bootstrap-Request supersedes a run in progress
+    srv.bs_config("st-f3", [bs_delete("/", timeout=1), bs_finish()])
+    with BareClient(answers={("DELETE", "/"): None}) as bc:
+        check(bc.send(srv.port, "POST", "/bs", ["ep=st-f3"])[0] == "2.04", "request 3")
+        bc.wait_requests(1)
+        check(bc.send(srv.port, "POST", "/bs", ["ep=st-f3"])[0] == "2.04", "request 4")
+        ev = srv.wait_bs_failed("st-f3", 1)
+        check(ev["reason"].startswith("superseded"), ev)
+        t0 = time.monotonic()
+        try:
+            srv.wait_bs_finished("st-f3", 3)
+            raise AssertionError("finished without an answer")
+        except BootstrapFailed as e:
+            check("timeout" in str(e) and 0.8 < time.monotonic() - t0 < 2, e)
+
+
+@dtls_case
+def dtls_bootstrap(srv):
+    # coap-client-openssl answers DELETE with 2.02 and other requests with 4.04; -G 2 keeps it
+    # (and its DTLS session) a second, and its repeated request starts a second run
+    srv.bs_config("st-dbs", [bs_delete("/"), bs_security(1, srv.dtls_uri, mode="psk", ssid=1,
+                                                         identity="st-psk", key=b"k",
+                                                         continue_=True),
+                             bs_finish()])
+    port = free_port()
+    args = [COAP_CLIENT_DTLS, "-B", "2", "-G", "2", "-p", str(port), "-m", "post"] + \
+        psk_creds("st-psk") + [srv.dtls_uri + "/bs?ep=st-dbs"]
+    subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
+    req = srv.wait_bs_request("st-dbs", 1)
+    check(req["secure"] is True and req["psk_identity"] == "st-psk" and req["port"] == port, req)
+    ev = srv.wait_bs_finished("st-dbs", 1)
+    check(ev["code"] == "4.04", "Finish over the DTLS session: %r" % ev)
+    check([s.code for s in srv.bs_steps("st-dbs")][:3] == ["2.02", "4.04", "4.04"],
+          srv.bs_steps("st-dbs"))
 
 
 def main():

@@ -14,7 +14,8 @@
  *            "observe"?,"token"? (observe)} or {"id","error":"timeout"|"reset"|...}.
  * Local commands: cancel_observe {"token","mode":"get"|"rst"}, list, pause, resume,
  *   fault {"reject_version":V|[..],"register_code":"4.03","count":N,"clear":true},
- *   decode {"ct","payload"}, encode {"ct","senml"}, set {"timeout"}, ping, quit,
+ *   decode {"ct","payload"}, encode {"ct","senml"} or {"ct","path","resources"|"instances",
+ *   "wrap"?} (a bootstrap write body, below), set {"timeout"}, ping, quit,
  *   drop_sessions {"forget_registrations","close_notify"} (forget every DTLS session, as a
  *   restart would; registrations stay without a session unless forgotten) -> {"dropped":N}.
  * Events: {"event","t":monotonic ms,...}: ready {port,endpoints,dtls_port,dtls_endpoints,pid},
@@ -24,7 +25,20 @@
  *   cert_cn?,ct,code,payload,decoded}, notify {token,ep,path,code,ct,observe,payload,decoded,
  *   cancelled?}, observe_failed {token,reason}, dtls_failed {addr,port,reason,detail?,
  *   psk_identity?} (a handshake failed), dtls_closed {ep?,addr,port,reason,detail?} (an
- *   established DTLS session ended).
+ *   established DTLS session ended), bs_request {ep,addr,port,secure,psk_identity?|cert_cn?,pct?,
+ *   code,reason?}, bs_step {ep,step,op,path,code,ct,payload,decoded?}, bs_finished {ep,code (of
+ *   the Finish; null: the script had none),steps}, bs_failed {ep,step,op,path,reason,code?}.
+ * Bootstrap-Server (ts_bs.c; the same process serves /rd too): bs_config {"ep": NAME or "*",
+ *   "steps": [..], "code"?: "5.03" (answers POST /bs instead; "count"?: N, only the next N),
+ *   "remove"?} -> {"configured": [names]}. POST /bs?ep=[&pct=] gets 2.04 (4.00 without ep or
+ *   script, 4.15 for a pct other than 11542/112/110), then the steps go one after the other, each
+ *   after the previous response, on the session the request came on (plain or DTLS). A step:
+ *   {"op": "delete"|"write"|"discover"|"read"|"finish", "path"? ("/"), "delay"? s, "timeout"? s,
+ *   "continue"? (go on after a non-2.xx answer)}. write (PUT): "resources" {RID: value} on /O/I or
+ *   "instances" {IID: {RID: value}} on /O in "ct" (default: pct if 112 or 110, else 11542 TLV;
+ *   "wrap": TLV inside the Object Instance TLV), values string, integer, real, boolean, {"hex"},
+ *   {"objlnk": "O:I"}, {RIID: value}; or "senml" [records] (ct 110|112), or "payload" (hex) or
+ *   "text" with "ct". discover: Accept 40; read: "accept"?; finish (POST /bs) ends the script.
  * DTLS (--dtls-port with --psk and/or --pki) is libcoap's GnuTLS flavour: ts_dtls.c. */
 #include "ts.h"
 
@@ -386,7 +400,7 @@ static int setup(struct ts_server *srv, int argc, char **argv) {
     if (srv->session_timeout_s) /* idle unregistered peers; registered ones are referenced */
         coap_context_set_session_timeout(srv->ctx, srv->session_timeout_s);
     coap_prng(&srv->token_seq, sizeof(srv->token_seq));
-    if (ts_rd_init(srv) < 0 || ts_dtls_setup(srv) < 0)
+    if (ts_rd_init(srv) < 0 || ts_bs_init(srv) < 0 || ts_dtls_setup(srv) < 0)
         return -1;
     ts_dm_init(srv);
     for (int i = 0; i < naddr; i++) {
@@ -451,16 +465,17 @@ static void run(struct ts_server *srv) {
     struct line_buf lb = {NULL, 0, 0};
     int coap_fd = coap_context_get_coap_fd(srv->ctx);
     struct pollfd fds[2] = {{coap_fd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-    int64_t next_prepare = 0, next_dm_sweep = 0, next_rd_sweep = 0;
+    int64_t next_prepare = 0, next_dm_sweep = 0, next_rd_sweep = 0, next_bs = INT64_MAX;
     fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
     while (!srv->quit) {
-        int64_t wait = next_prepare - ts_now_ms();
+        int64_t wait = (next_prepare < next_bs ? next_prepare : next_bs) - ts_now_ms();
         int n = poll(fds, 2, wait < 0 ? 0 : wait > SWEEP_MS ? SWEEP_MS : (int)wait);
         if (n < 0 && errno != EINTR)
             break;
         coap_pass(srv, coap_fd, &next_prepare);
         if (n > 0 && (fds[1].revents & (POLLIN | POLLHUP)) && read_control(srv, &lb) < 0)
             srv->quit = true;
+        next_bs = ts_bs_pass(srv); /* right after the pass that answered a Bootstrap-Request */
         int64_t now = ts_now_ms();
         if (now >= next_dm_sweep) {
             ts_dm_sweep(srv);
@@ -488,6 +503,7 @@ int main(int argc, char **argv) {
     run(&srv);
     srv.quit = true; /* also after a poll error: libcoap's closing events are no news */
     ts_dm_free_all(&srv);
+    ts_bs_free_all(&srv);
     ts_rd_free_all(&srv);
     ts_ctl_free(&srv);
     coap_free_context(srv.ctx);

@@ -54,6 +54,14 @@ struct ts_reg {
     json_t *ident;           /* "secure" and the DTLS identity of the last Register/Update */
 };
 
+struct ts_server;
+
+/* Who learns the outcome of a request sent with ts_dm_send_cb: the response (why NULL), or no
+ * response (response NULL, why "timeout", "reset", "session closed", ...). Called after the
+ * request left the pending table, from a libcoap callback or a sweep: it must not send. */
+typedef void (*ts_dm_done_fn)(struct ts_server *srv, uint64_t tag, const coap_pdu_t *response,
+                              const char *why);
+
 /* One outgoing request, or an established observation (same token). */
 struct ts_pending {
     uint8_t token[TS_TOKEN_LEN];
@@ -67,6 +75,10 @@ struct ts_pending {
     bool cancel_rst;         /* answer the next notification with RST and forget the observation */
     json_t *cancel_id;       /* "id" of a pending cancel_observe (GET Observe 1), owned */
     struct ts_pending *prev, *next; /* list of all pending, for the timeout sweep */
+
+    /* A request of the server's own (bootstrap) reports to done instead of answering cmd_id. */
+    ts_dm_done_fn done;
+    uint64_t done_tag;
 };
 
 /* Per-session state, the app data of a libcoap server session (created by ts_peer_of, freed with
@@ -99,6 +111,8 @@ struct ts_listen {
     char addr[48];
 };
 
+struct ts_bs_run;
+
 struct ts_server {
     coap_context_t *ctx;
     FILE *out;             /* the control channel's output: the process's original stdout */
@@ -129,6 +143,11 @@ struct ts_server {
     bool dtls_rehello; /* some peer has dtls_rehello set */
     double default_timeout_s;
     unsigned session_timeout_s; /* libcoap idle server session timeout, 0: its default (300 s) */
+
+    /* the Bootstrap-Server role (ts_bs.c) */
+    json_t *bs_configs;        /* scripts by endpoint name ("*": any), owned */
+    struct ts_bs_run *bs_runs; /* sequences in progress */
+    uint64_t bs_next_id;
 };
 
 /* ---- helpers and process state (lwm2m_test_server.c) ---- */
@@ -198,11 +217,25 @@ json_t *ts_decode_cbor(const uint8_t *data, size_t len, char *errbuf, size_t err
 /* SenML records (JSON array of objects, SenML JSON names) encoded as SenML CBOR (112) or JSON
  * (110); the buffer is malloc'ed (caller frees). -1 on a value it cannot encode. */
 int ts_senml_encode(const json_t *records, int ct, uint8_t **out, size_t *len);
+/* "/O/I/R/RI" into ids; returns how many (0 for "/"), -1 when it is not such a path. */
+int ts_path_parse(const char *path, int ids[4]);
+/* The Write payload of tree on path in ct 11542 (TLV), 112 or 110 (SenML): on "/O/I" tree is
+ * {"RID": value}, on "/O" {"IID": {"RID": value}}. Values: string, integer, real, boolean,
+ * {"hex": ..} (opaque), {"objlnk": "O:I"}, or {"RIID": value} (a multiple resource). wrap: TLV
+ * on "/O/I" inside its Object Instance TLV. *out is malloc'ed (caller frees); -1 with the reason
+ * in err. */
+int ts_resources_encode(const json_t *tree, const char *path, int ct, bool wrap, uint8_t **out,
+                        size_t *len, char *err, size_t errlen);
 
 /* ---- resource directory (ts_rd.c) ---- */
 
 /* The session's peer record, created on first use; NULL when out of memory. */
 struct ts_peer *ts_peer_of(coap_session_t *session);
+/* A retransmission (same peer, same message ID: our answer was lost) gets the answer remembered
+ * by ts_peer_remember (code, and rd/<loc> as Location-Path): true when req is one. */
+bool ts_peer_replayed(coap_session_t *session, const coap_pdu_t *req, coap_pdu_t *response);
+void ts_peer_remember(coap_session_t *session, const coap_pdu_t *req, const coap_pdu_t *response,
+                      const char *loc);
 int ts_rd_init(struct ts_server *srv);
 void ts_rd_sweep(struct ts_server *srv); /* drops expired registrations */
 json_t *ts_rd_list(struct ts_server *srv);
@@ -233,13 +266,33 @@ void ts_dm_init(struct ts_server *srv);
 /* Sends req on session and answers command id when the response arrives. 0 or -1. */
 int ts_dm_send(struct ts_server *srv, coap_session_t *session, const char *ep, json_t *id,
                const struct ts_req *req);
+/* Sends req (no observe) on session; done(srv, tag, ...) is called once with the outcome. 0 or
+ * -1 (then done is never called). */
+int ts_dm_send_cb(struct ts_server *srv, coap_session_t *session, const char *ep,
+                  const struct ts_req *req, ts_dm_done_fn done, uint64_t tag);
 /* cancel_observe: mode "get" (GET Observe 1, same token) or "rst" (RST the next notification). */
 int ts_dm_cancel(struct ts_server *srv, json_t *id, const char *token_hex, const char *mode,
                  double timeout_s);
 void ts_dm_sweep(struct ts_server *srv); /* times out requests */
+/* Adds "code", "ct", "observe"?, "payload" (hex) and "decoded"|"decode_error" of a response to
+ * obj; returns obj. */
+json_t *ts_dm_response_json(json_t *obj, const coap_pdu_t *pdu);
 json_t *ts_dm_list_observations(struct ts_server *srv);
 void ts_dm_free_all(struct ts_server *srv);
 /* Fails every request and observation on session with why, releasing their references. */
 void ts_dm_drop_session(struct ts_server *srv, coap_session_t *session, const char *why);
+
+/* ---- the Bootstrap-Server role (ts_bs.c) ---- */
+
+int ts_bs_init(struct ts_server *srv);
+/* The bs_config command: sets, replaces or removes the script of an endpoint name. */
+void ts_bs_config(struct ts_server *srv, json_t *id, const json_t *cmd);
+/* Sends the bootstrap requests that are due; returns when the next one is due (INT64_MAX: none).
+ * Called once per loop pass, outside libcoap's handlers. */
+int64_t ts_bs_pass(struct ts_server *srv);
+/* Fails the bootstrap sequences on session (it closed or was dropped) and releases it. */
+void ts_bs_drop_session(struct ts_server *srv, coap_session_t *session, const char *why);
+json_t *ts_bs_list(struct ts_server *srv);
+void ts_bs_free_all(struct ts_server *srv);
 
 #endif

@@ -277,11 +277,21 @@ static void cmd_decode(struct ts_server *srv, json_t *id, const json_t *cmd) {
     free(data);
 }
 
+/* "senml" records (ct 112 or 110), or "resources"/"instances" on "path" (ct 11542, 112, 110). */
 static void cmd_encode(struct ts_server *srv, json_t *id, const json_t *cmd) {
     uint8_t *out = NULL;
     size_t len = 0;
-    if (ts_senml_encode(json_object_get(cmd, "senml"), int_field(cmd, "ct", 112), &out, &len) < 0) {
-        ts_emit_error(srv, id, "cannot encode");
+    char err[200] = "cannot encode";
+    const json_t *tree = json_object_get(cmd, "resources");
+    int rc;
+    if (tree || (tree = json_object_get(cmd, "instances")))
+        rc = ts_resources_encode(
+            tree, json_string_value(json_object_get(cmd, "path")), int_field(cmd, "ct", 11542),
+            json_is_true(json_object_get(cmd, "wrap")), &out, &len, err, sizeof(err));
+    else
+        rc = ts_senml_encode(json_object_get(cmd, "senml"), int_field(cmd, "ct", 112), &out, &len);
+    if (rc < 0) {
+        ts_emit_error(srv, id, err);
         return;
     }
     char *h = ts_hex(out, len);
@@ -294,8 +304,8 @@ static void cmd_other(struct ts_server *srv, const char *name, json_t *id, const
     const json_t *v;
     if (strcmp(name, "list") == 0)
         reply_ok(srv, id,
-                 json_pack("{s:o,s:o}", "registrations", ts_rd_list(srv), "observations",
-                           ts_dm_list_observations(srv)));
+                 json_pack("{s:o,s:o,s:o}", "registrations", ts_rd_list(srv), "observations",
+                           ts_dm_list_observations(srv), "bs_configs", ts_bs_list(srv)));
     else if (strcmp(name, "cancel_observe") == 0)
         ts_dm_cancel(srv, id, json_string_value(json_object_get(cmd, "token")),
                      json_string_value(json_object_get(cmd, "mode")),
@@ -310,6 +320,8 @@ static void cmd_other(struct ts_server *srv, const char *name, json_t *id, const
         reply_ok(srv, id, json_pack("{s:i}", "dropped", n));
     } else if (strcmp(name, "fault") == 0)
         cmd_fault(srv, id, cmd);
+    else if (strcmp(name, "bs_config") == 0)
+        ts_bs_config(srv, id, cmd);
     else if (strcmp(name, "decode") == 0)
         cmd_decode(srv, id, cmd);
     else if (strcmp(name, "encode") == 0)

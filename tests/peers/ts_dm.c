@@ -144,19 +144,42 @@ static coap_pdu_t *build_pdu(coap_session_t *session, const struct ts_req *req,
     return pdu;
 }
 
-int ts_dm_send(struct ts_server *srv, coap_session_t *session, const char *ep, json_t *id,
-               const struct ts_req *req) {
-    struct ts_pending *p = pending_new(srv, session, ep, id, req);
-    if (!p)
-        return -1;
-    coap_pdu_t *pdu = build_pdu(session, req, p->token);
-    if (!pdu || coap_send(session, pdu) == COAP_INVALID_MID) {
+static int send_pending(struct ts_server *srv, struct ts_pending *p, const struct ts_req *req) {
+    coap_pdu_t *pdu = build_pdu(p->session, req, p->token);
+    if (!pdu || coap_send(p->session, pdu) == COAP_INVALID_MID) {
         json_decref(p->cmd_id);
         p->cmd_id = NULL; /* the caller answers the command */
         pending_remove(srv, p);
         return -1;
     }
     return 0;
+}
+
+int ts_dm_send(struct ts_server *srv, coap_session_t *session, const char *ep, json_t *id,
+               const struct ts_req *req) {
+    struct ts_pending *p = pending_new(srv, session, ep, id, req);
+    return p ? send_pending(srv, p, req) : -1;
+}
+
+int ts_dm_send_cb(struct ts_server *srv, coap_session_t *session, const char *ep,
+                  const struct ts_req *req, ts_dm_done_fn done, uint64_t tag) {
+    struct ts_pending *p = pending_new(srv, session, ep, NULL, req);
+    if (!p)
+        return -1;
+    p->observe = false;
+    p->done = done;
+    p->done_tag = tag;
+    return send_pending(srv, p, req);
+}
+
+/* Ends a request of the server's own: out of the table first, so that done sees a consistent
+ * state (it may end the run that owns the request, or schedule its next request). */
+static void finish_cb(struct ts_server *srv, struct ts_pending *p, const coap_pdu_t *response,
+                      const char *why) {
+    ts_dm_done_fn done = p->done;
+    uint64_t tag = p->done_tag;
+    pending_remove(srv, p);
+    done(srv, tag, response, why);
 }
 
 /* ---- responses ---- */
@@ -167,8 +190,7 @@ static int pdu_uint_opt(const coap_pdu_t *pdu, uint16_t num, int dflt) {
     return opt ? (int)coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt)) : dflt;
 }
 
-/* code, ct, payload, decoded (and observe) of a response, into obj. */
-static json_t *response_json(json_t *obj, const coap_pdu_t *pdu) {
+json_t *ts_dm_response_json(json_t *obj, const coap_pdu_t *pdu) {
     char cbuf[8];
     const uint8_t *data = NULL;
     size_t len = 0, off, total;
@@ -204,14 +226,14 @@ static json_t *notify_event(const struct ts_pending *p, const coap_pdu_t *pdu) {
     /* observe tests (M3): CON or NON, as the notification came */
     json_object_set_new(ev, "type",
                         json_string(coap_pdu_get_type(pdu) == COAP_MESSAGE_CON ? "CON" : "NON"));
-    return response_json(ev, pdu);
+    return ts_dm_response_json(ev, pdu);
 }
 
 /* A response to the command that started p. Keeps p when it opened an observation. */
 static void first_response(struct ts_server *srv, struct ts_pending *p, const coap_pdu_t *pdu) {
     bool observing = p->observe && pdu_uint_opt(pdu, COAP_OPTION_OBSERVE, -1) >= 0 &&
                      COAP_RESPONSE_CLASS(coap_pdu_get_code(pdu)) == 2;
-    json_t *res = response_json(result_new(p->cmd_id), pdu);
+    json_t *res = ts_dm_response_json(result_new(p->cmd_id), pdu);
     if (p->observe)
         set_token(res, p);
     ts_emit(srv, res);
@@ -234,9 +256,13 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
         return COAP_RESPONSE_OK; /* an empty ACK: the separate response follows */
     if (!p)
         return COAP_RESPONSE_FAIL; /* unknown token: RST, which also ends a stray observation */
+    if (p->done) {
+        finish_cb(srv, p, received, NULL);
+        return COAP_RESPONSE_OK;
+    }
     bool has_obs = pdu_uint_opt(received, COAP_OPTION_OBSERVE, -1) >= 0;
     if (p->cancel_id && !has_obs) {
-        ts_emit(srv, response_json(result_new(p->cancel_id), received));
+        ts_emit(srv, ts_dm_response_json(result_new(p->cancel_id), received));
         pending_remove(srv, p);
         return COAP_RESPONSE_OK;
     }
@@ -258,6 +284,10 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
 }
 
 static void fail_pending(struct ts_server *srv, struct ts_pending *p, const char *why) {
+    if (p->done) {
+        finish_cb(srv, p, NULL, why);
+        return;
+    }
     if (p->cmd_id)
         ts_emit_error(srv, p->cmd_id, why);
     if (p->cancel_id)

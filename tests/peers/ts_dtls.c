@@ -130,6 +130,7 @@ void ts_dtls_event(struct ts_server *srv, coap_session_t *session, coap_event_t 
          * address meanwhile: without this a client could never handshake again from the
          * address it registered from. */
         ts_dm_drop_session(srv, session, "session closed");
+        ts_bs_drop_session(srv, session, "session closed");
         ts_rd_unbind_dtls(srv, session, false);
         srv->sweep_now = true;
     } else if (event == COAP_EVENT_SERVER_SESSION_DEL && p && up && !p->dtls_reported) {
@@ -262,6 +263,7 @@ int ts_dtls_setup(struct ts_server *srv) {
 static void drop_session(struct ts_server *srv, struct ts_peer *p, const char *why, bool forget) {
     coap_session_t *s = p->session;
     ts_dm_drop_session(srv, s, why);
+    ts_bs_drop_session(srv, s, why);
     ts_rd_unbind_dtls(srv, s, forget);
     p->dtls_reported = true; /* no dtls_closed for what we did ourselves */
     coap_session_disconnected(s, COAP_NACK_TLS_FAILED);

@@ -59,8 +59,7 @@ static void add_location(coap_pdu_t *response, const char *id) {
     coap_add_option(response, COAP_OPTION_LOCATION_PATH, strlen(id), (const uint8_t *)id);
 }
 
-/* A retransmission (same peer, same message ID: our answer was lost) gets the same answer. */
-static bool replayed(coap_session_t *session, const coap_pdu_t *req, coap_pdu_t *response) {
+bool ts_peer_replayed(coap_session_t *session, const coap_pdu_t *req, coap_pdu_t *response) {
     struct ts_peer *p = coap_session_get_app_data(session);
     if (!p || p->last_mid != coap_pdu_get_mid(req))
         return false;
@@ -70,8 +69,8 @@ static bool replayed(coap_session_t *session, const coap_pdu_t *req, coap_pdu_t 
     return true;
 }
 
-static void remember(coap_session_t *session, const coap_pdu_t *req, const coap_pdu_t *response,
-                     const char *loc) {
+void ts_peer_remember(coap_session_t *session, const coap_pdu_t *req, const coap_pdu_t *response,
+                      const char *loc) {
     struct ts_peer *p = ts_peer_of(session);
     if (!p)
         return;
@@ -312,7 +311,7 @@ static void hnd_register(coap_resource_t *res, coap_session_t *session, const co
     struct rd_params p;
     const uint8_t *data;
     size_t len;
-    if (replayed(session, req, response))
+    if (ts_peer_replayed(session, req, response))
         return;
     parse_params(req, &p);
     payload_of(req, &data, &len);
@@ -323,7 +322,7 @@ static void hnd_register(coap_resource_t *res, coap_session_t *session, const co
     if (code) {
         emit_rejected(srv, p.has_ep ? p.ep : NULL, &p, code, why);
         answer(response, code, why);
-        remember(session, req, response, NULL);
+        ts_peer_remember(session, req, response, NULL);
         return;
     }
     struct ts_reg *old = ts_rd_find(srv, p.ep);
@@ -339,7 +338,7 @@ static void hnd_register(coap_resource_t *res, coap_session_t *session, const co
     reg_set_session(r, session);
     add_location(response, r->id);
     answer(response, COAP_RESPONSE_CODE(201), NULL);
-    remember(session, req, response, r->id);
+    ts_peer_remember(session, req, response, r->id);
     json_t *ev = reg_json(r, ts_event_new("register"));
     if (replaced)
         json_object_set_new(ev, "replaced", replaced);
@@ -417,7 +416,7 @@ static void rd_entry(struct ts_server *srv, struct ts_reg *r, coap_session_t *se
         do_deregister(srv, r, response);
     else
         answer(response, COAP_RESPONSE_CODE(405), NULL);
-    remember(session, req, response, NULL);
+    ts_peer_remember(session, req, response, NULL);
 }
 
 static void hnd_unknown(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *req,
@@ -428,7 +427,7 @@ static void hnd_unknown(coap_resource_t *res, coap_session_t *session, const coa
     struct ts_reg *r = reg_of_path(srv, path, &is_rd);
     if (!is_rd)
         answer(response, COAP_RESPONSE_CODE(404), NULL);
-    else if (!replayed(session, req, response))
+    else if (!ts_peer_replayed(session, req, response))
         rd_entry(srv, r, session, req, response);
     coap_delete_string(path);
 }
@@ -444,7 +443,7 @@ static void hnd_send(coap_resource_t *res, coap_session_t *session, const coap_p
     size_t len;
     char cbuf[8];
     payload_of(req, &data, &len);
-    if (replayed(session, req, response))
+    if (ts_peer_replayed(session, req, response))
         return;
     json_t *ev = ts_event_new("send");
     json_object_set_new(ev, "ep", r ? json_string(r->name) : json_null());
@@ -465,7 +464,7 @@ static void hnd_send(coap_resource_t *res, coap_session_t *session, const coap_p
     }
     json_object_set_new(ev, "code", json_string(ts_code_str(code, cbuf)));
     answer(response, code, why);
-    remember(session, req, response, NULL);
+    ts_peer_remember(session, req, response, NULL);
     ts_emit(srv, ev);
 }
 

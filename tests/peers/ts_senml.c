@@ -19,8 +19,17 @@ static const struct label senml_labels[] = {
     {"v", 2},     {"vs", 3},  {"vb", 4},  {"s", 5},   {"t", 6},   {"ut", 7},  {"vd", 8},
 };
 
+/* In the fewest bytes (RFC 8949 preferred serialization): libcbor's builders keep the width they
+ * are given, and a constrained client's decoder may take no more than it needs. */
 static cbor_item_t *int_item(int64_t v) {
-    return v >= 0 ? cbor_build_uint64((uint64_t)v) : cbor_build_negint64((uint64_t)(-(v + 1)));
+    uint64_t u = v >= 0 ? (uint64_t)v : (uint64_t)(-(v + 1));
+    cbor_item_t *it = u <= UINT8_MAX    ? cbor_build_uint8((uint8_t)u)
+                      : u <= UINT16_MAX ? cbor_build_uint16((uint16_t)u)
+                      : u <= UINT32_MAX ? cbor_build_uint32((uint32_t)u)
+                                        : cbor_build_uint64(u);
+    if (it && v < 0)
+        cbor_mark_negint(it);
+    return it;
 }
 
 static cbor_item_t *label_item(const char *key) {
