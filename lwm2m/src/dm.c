@@ -343,6 +343,9 @@ static bool gateway_read_only(const struct lwm2m_dm_req *r, const struct coap_in
 int lwm2m_dm_handle(void *ctx, struct coap_endpoint *cep, const struct coap_incoming *in) {
     struct lwm2m_endpoint *ep = ctx;
     struct lwm2m_dm_req r = {.ep = ep, .model = ep->eng->model, .cep = cep, .in = in};
+    /* bootstrap.c hook: while bootstrapping, the bootstrap server's requests are its own */
+    if (ep->bs != NULL && lwm2m_bs_is_peer(ep, in->peer))
+        return lwm2m_bs_handle(ep, cep, in);
     r.srv = lwm2m_server_by_addr(ep, in->peer);
     /* Only our own servers may manage us (the DM interface's "Access Right Permission
      * Denied"); a stray peer gets 4.01, not a hint of what exists. */

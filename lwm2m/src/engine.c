@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bs_internal.h" /* bootstrap.c hooks: saved servers */
 #include "engine_internal.h"
 #include "observe_internal.h" /* lwm2m_obs_free() in lwm2m_endpoint_free() */
 #include "lwm2m/format.h"
@@ -36,6 +37,14 @@ const char *lwm2m_event_name(int type) {
         return "network-error";
     case LWM2M_EV_SECURE_FAILED:
         return "secure-failed";
+    case LWM2M_EV_BOOTSTRAP_STARTED:
+        return "bootstrap-started";
+    case LWM2M_EV_BOOTSTRAP_FINISHED:
+        return "bootstrap-finished";
+    case LWM2M_EV_BOOTSTRAP_FAILED:
+        return "bootstrap-failed";
+    case LWM2M_EV_BOOTSTRAP_STATE_INVALID:
+        return "bootstrap-state-invalid";
     default:
         return "unknown";
     }
@@ -58,6 +67,8 @@ int lwm2m_engine_new(const struct lwm2m_engine_cfg *cfg, struct lwm2m_engine **o
     e->update_margin_ms = cfg->update_margin_ms;
     e->queue_idle_ms = cfg->queue_idle_ms != 0 ? cfg->queue_idle_ms : 93000;
     e->reg_concurrency = cfg->reg_concurrency != 0 ? cfg->reg_concurrency : 64;
+    e->bs_timeout_ms = cfg->bootstrap_timeout_ms != 0 ? cfg->bootstrap_timeout_ms : 60000;
+    e->bs_fallback = cfg->bootstrap_fallback != 0 ? cfg->bootstrap_fallback : 3;
     coap_env_init(&e->env, cfg->base);
     if (cfg->clock != NULL)
         e->env.clock = cfg->clock;
@@ -88,26 +99,32 @@ size_t lwm2m_engine_endpoints(const struct lwm2m_engine *e, size_t *registered) 
 
 /* ---- Events and registered count ------------------------------------------------------------ */
 
-static void emit(struct lwm2m_server *s, int type, int err, uint8_t code, const char *detail) {
-    struct lwm2m_engine *e = s->ep->eng;
+static void emit(struct lwm2m_endpoint *ep, uint16_t ssid, uint8_t version, int type, int err,
+                 uint8_t code, const char *detail) {
+    struct lwm2m_engine *e = ep->eng;
     if (e->on_event == NULL)
         return;
     struct lwm2m_event ev = {.type = (uint8_t)type,
-                             .version_minor = s->version,
-                             .ssid = s->ssid,
+                             .version_minor = version,
+                             .ssid = ssid,
                              .err = err,
                              .coap_code = code,
-                             .ep = s->ep,
+                             .ep = ep,
                              .detail = detail};
     e->on_event(e->event_ctx, &ev);
 }
 
 void lwm2m_emit(struct lwm2m_server *s, int type, int err, uint8_t code) {
-    emit(s, type, err, code, NULL);
+    emit(s->ep, s->ssid, s->version, type, err, code, NULL);
 }
 
 void lwm2m_emit_detail(struct lwm2m_server *s, int type, int err, const char *detail) {
-    emit(s, type, err, 0, detail);
+    emit(s->ep, s->ssid, s->version, type, err, 0, detail);
+}
+
+void lwm2m_emit_ep(struct lwm2m_endpoint *ep, int type, int err, uint8_t code, uint8_t version,
+                   const char *detail) {
+    emit(ep, 0, version, type, err, code, detail);
 }
 
 bool lwm2m_endpoint_registered(const struct lwm2m_endpoint *ep) {
@@ -290,8 +307,7 @@ int lwm2m_reg_links(struct lwm2m_endpoint *ep, const struct lwm2m_server *s, cha
 
 /* ---- Endpoints ------------------------------------------------------------------------------ */
 
-/* Parses "coap://host:port[/...]" or "coaps://..." with a numeric host; *secure tells which. */
-static int parse_server_uri(const char *uri, struct coap_addr *out, bool *secure) {
+int lwm2m_server_uri_parse(const char *uri, struct coap_addr *out, bool *secure) {
     const char *p;
     *secure = strncmp(uri, "coaps://", 8) == 0;
     if (strncmp(uri, "coap://", 7) == 0)
@@ -328,7 +344,7 @@ static void ep_rx(void *ctx, const uint8_t *data, size_t len, const struct coap_
 static int server_init(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
                        const struct lwm2m_server_cfg *c, uint16_t index) {
     bool secure;
-    int rc = parse_server_uri(c->uri != NULL ? c->uri : "", &s->addr, &secure);
+    int rc = lwm2m_server_uri_parse(c->uri != NULL ? c->uri : "", &s->addr, &secure);
     if (rc != 0)
         return rc;
     if (c->ssid == 0 || c->ssid == 65535)
@@ -362,8 +378,10 @@ static int server_init(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
 static int ep_open_socket(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint_cfg *cfg) {
     struct coap_addr bind;
     const char *host = cfg->bind_host;
+    /* bootstrap.c hook: without servers yet, the bootstrap server's family */
+    const struct coap_addr *first = ep->nservers > 0 ? &ep->servers[0].addr : lwm2m_bs_addr(ep);
     if (host == NULL)
-        host = ep->servers[0].addr.u.sa.sa_family == AF_INET6 ? "::" : "0.0.0.0";
+        host = first->u.sa.sa_family == AF_INET6 ? "::" : "0.0.0.0";
     if (coap_addr_parse(&bind, host, 0) != 0)
         return LWM2M_ERR_INVALID;
     int rc = coap_udp_open(ep->eng->base, &bind, &ep->eng->udp_stats, &ep->tp);
@@ -383,24 +401,48 @@ static int ep_open_socket(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint
     return 0;
 }
 
-static int ep_init(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint_cfg *cfg) {
-    ep->name = strdup(cfg->name);
-    ep->servers = calloc(cfg->nservers, sizeof(*ep->servers));
-    if (ep->name == NULL || ep->servers == NULL)
+static int servers_init(struct lwm2m_endpoint *ep, const struct lwm2m_server_cfg *c, size_t n) {
+    ep->servers = n > 0 ? calloc(n, sizeof(*ep->servers)) : NULL;
+    if (n > 0 && ep->servers == NULL)
         return LWM2M_ERR_NOMEM;
-    for (size_t i = 0; i < cfg->nservers; i++) {
-        int rc = server_init(ep, &ep->servers[i], &cfg->servers[i], (uint16_t)i);
+    for (size_t i = 0; i < n; i++) {
+        int rc = server_init(ep, &ep->servers[i], &c[i], (uint16_t)i);
         ep->nservers = (uint16_t)(i + 1);
         if (rc != 0)
             return rc;
     }
-    return ep_open_socket(ep, cfg);
+    return 0;
+}
+
+/* Servers from what an earlier bootstrap saved, which wins over the configured ones. */
+static int ep_init(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint_cfg *cfg) {
+    struct lwm2m_endpoint_cfg eff = *cfg;
+    struct lwm2m_server_cfg list[LWM2M_BS_SERVERS_MAX];
+    struct lwm2m_bs_server *saved = NULL;
+    size_t nsaved = 0;
+    ep->name = strdup(cfg->name);
+    if (ep->name == NULL)
+        return LWM2M_ERR_NOMEM;
+    int rc = cfg->bootstrap != NULL ? lwm2m_bs_new(ep, cfg, &saved, &nsaved) : 0; /* hook */
+    for (size_t i = 0; i < nsaved; i++)
+        list[i] = saved[i].cfg;
+    if (nsaved > 0) {
+        eff.servers = list;
+        eff.nservers = nsaved;
+    }
+    if (rc == 0)
+        rc = servers_init(ep, eff.servers, eff.nservers);
+    if (rc == 0)
+        rc = ep_open_socket(ep, &eff);
+    free(saved); /* the DTLS contexts and server records copied what they keep */
+    return rc;
 }
 
 int lwm2m_endpoint_add(struct lwm2m_engine *e, const struct lwm2m_endpoint_cfg *cfg,
                        const struct lwm2m_provider *prov, void *pctx, struct lwm2m_endpoint **out) {
     if (e == NULL || cfg == NULL || cfg->name == NULL || cfg->name[0] == '\0' ||
-        cfg->nservers == 0 || cfg->nservers > 16 || prov == NULL)
+        (cfg->nservers == 0 && cfg->bootstrap == NULL) || cfg->nservers > LWM2M_BS_SERVERS_MAX ||
+        prov == NULL)
         return LWM2M_ERR_INVALID;
     struct lwm2m_endpoint *ep = calloc(1, sizeof(*ep));
     if (ep == NULL)
@@ -421,6 +463,8 @@ int lwm2m_endpoint_add(struct lwm2m_engine *e, const struct lwm2m_endpoint_cfg *
     if (out != NULL)
         *out = ep;
     static const struct timeval next_pass = {0, 0};
+    if (ep->nservers == 0)
+        lwm2m_bs_begin(ep, cfg->defer_register); /* bootstrap.c hook */
     for (uint16_t i = 0; i < ep->nservers; i++) {
         if (cfg->defer_register) /* the timer of an idle registration starts it */
             evtimer_add(ep->servers[i].timer, &next_pass);
@@ -430,10 +474,7 @@ int lwm2m_endpoint_add(struct lwm2m_engine *e, const struct lwm2m_endpoint_cfg *
     return 0;
 }
 
-void lwm2m_endpoint_free(struct lwm2m_endpoint *ep) {
-    if (ep == NULL)
-        return;
-    struct lwm2m_engine *e = ep->eng;
+static void servers_free(struct lwm2m_endpoint *ep) {
     for (uint16_t i = 0; i < ep->nservers; i++) {
         struct lwm2m_server *s = &ep->servers[i];
         if (s->ep != NULL)
@@ -442,10 +483,21 @@ void lwm2m_endpoint_free(struct lwm2m_endpoint *ep) {
             event_free(s->timer);
         free(s->uri);
     }
+    free(ep->servers);
+    ep->servers = NULL;
+    ep->nservers = 0;
+}
+
+void lwm2m_endpoint_free(struct lwm2m_endpoint *ep) {
+    if (ep == NULL)
+        return;
+    struct lwm2m_engine *e = ep->eng;
+    lwm2m_bs_free(ep); /* bootstrap.c hook: its exchange lives in the CoAP endpoint */
     if (ep->all_registered)
         e->nregistered--;
     lwm2m_gwdev_free_all(ep); /* its devices' observations use our CoAP endpoint too */
     lwm2m_obs_free(ep);       /* observe.c: before the CoAP endpoint its exchanges live in */
+    servers_free(ep);         /* after observe.c: its queues are per server */
     if (ep->coap != NULL)
         coap_endpoint_free(ep->coap);
     coap_transport_close(ep->tp);
@@ -457,9 +509,37 @@ void lwm2m_endpoint_free(struct lwm2m_endpoint *ep) {
     if (ep->next != NULL)
         ep->next->prev = ep->prev;
     e->nendpoints--;
-    free(ep->servers);
     free(ep->name);
     free(ep);
+}
+
+/* ---- bootstrap.c hooks: the server set replaced --------------------------------------------- */
+
+void lwm2m_ep_servers_clear(struct lwm2m_endpoint *ep) {
+    for (uint16_t i = 0; i < ep->nservers; i++)
+        if (ep->servers[i].ep != NULL)
+            lwm2m_obs_reg_event(&ep->servers[i], LWM2M_OBS_REG_ENDED); /* observe.c hook */
+    /* The queues are per server index: closed (synced, kept on disk) before the records go. */
+    lwm2m_keep_free(ep);
+    for (struct lwm2m_gwdev *d = ep->gwdevs; d != NULL; d = d->next)
+        lwm2m_keep_free(&d->view);
+    servers_free(ep);
+    lwm2m_engine_reg_changed(ep);
+}
+
+int lwm2m_ep_servers_set(struct lwm2m_endpoint *ep, const struct lwm2m_server_cfg *c, size_t n) {
+    lwm2m_ep_servers_clear(ep);
+    int rc = n <= LWM2M_BS_SERVERS_MAX ? servers_init(ep, c, n) : LWM2M_ERR_INVALID;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (c[i].sec_mode != LWM2M_SEC_NOSEC)
+            rc = lwm2m_ep_secure_peer(ep, &ep->servers[i].addr, &c[i]);
+    if (rc != 0) {
+        servers_free(ep);
+        return rc;
+    }
+    for (uint16_t i = 0; i < ep->nservers; i++)
+        lwm2m_reg_start(&ep->servers[i]);
+    return 0;
 }
 
 void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep) {

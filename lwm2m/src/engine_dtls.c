@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bs_internal.h" /* LWM2M_BS_SERVERS_MAX */
 #include "engine_internal.h"
 #include "lwm2m/dtls.h"
 
@@ -127,37 +128,65 @@ static struct lwm2m_server *secure_server_at(struct lwm2m_endpoint *ep,
 static void ep_dtls_event(void *ctx, const struct coap_addr *peer, int ev, const char *why) {
     struct lwm2m_endpoint *ep = ctx;
     struct lwm2m_server *s = secure_server_at(ep, peer);
-    if (s == NULL || ev != COAP_DTLS_EV_FAILED)
+    if (ev != COAP_DTLS_EV_FAILED)
         return; /* connected: the queued request went out; closed: the next send handshakes */
+    if (s == NULL) {
+        if (ep->bs != NULL)
+            lwm2m_bs_link_failed(ep, peer, why); /* bootstrap.c hook */
+        return;
+    }
     lwm2m_emit_detail(s, LWM2M_EV_SECURE_FAILED, LWM2M_ERR_IO, why);
     lwm2m_reg_link_failed(s);
 }
 
+static int add_peer(struct coap_transport *t, const struct coap_addr *peer,
+                    struct coap_dtls_ctx *ctx, const struct lwm2m_server_cfg *c) {
+    int rc = coap_dtls_add_peer(t, peer, ctx);
+    /* endpoints differ in identity ("psk-{device}") and share the key and the context */
+    if (rc == 0 && c->sec_mode == LWM2M_SEC_PSK)
+        rc = coap_dtls_set_peer_identity(t, peer, c->psk_identity);
+    return rc;
+}
+
+int lwm2m_ep_secure_peer(struct lwm2m_endpoint *ep, const struct coap_addr *peer,
+                         const struct lwm2m_server_cfg *c) {
+    struct coap_dtls_ctx *ctx;
+    if (ep->tp == NULL || coap_dtls_inner(ep->tp) == NULL)
+        return LWM2M_ERR_STATE;
+    int rc = lwm2m_dtls_ctx_for(ep->eng, c, &ctx);
+    return rc == 0 ? add_peer(ep->tp, peer, ctx, c) : rc;
+}
+
 int lwm2m_ep_secure(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint_cfg *cfg) {
-    bool any = false;
+    /* With a bootstrap server the transport is DTLS from the start, whatever the servers are
+     * now: the CoAP endpoint keeps the transport pointer, and bootstrapped servers may be
+     * coaps (the DTLS transport passes NoSec peers through in clear). */
+    const struct lwm2m_server_cfg *bs = cfg->bootstrap;
+    bool any = bs != NULL;
     for (size_t i = 0; i < cfg->nservers; i++)
         any |= cfg->servers[i].sec_mode != LWM2M_SEC_NOSEC;
     if (!any)
         return 0;
-    struct coap_dtls_ctx *ctxs[16];
-    for (size_t i = 0; i < cfg->nservers; i++) {
+    struct coap_dtls_ctx *ctxs[LWM2M_BS_SERVERS_MAX + 1];
+    for (size_t i = 0; i <= cfg->nservers; i++) {
+        const struct lwm2m_server_cfg *c = i < cfg->nservers ? &cfg->servers[i] : bs;
         ctxs[i] = NULL;
-        if (cfg->servers[i].sec_mode == LWM2M_SEC_NOSEC)
+        if (c == NULL || c->sec_mode == LWM2M_SEC_NOSEC)
             continue;
-        int rc = lwm2m_dtls_ctx_for(ep->eng, &cfg->servers[i], &ctxs[i]);
+        int rc = lwm2m_dtls_ctx_for(ep->eng, c, &ctxs[i]);
         if (rc != 0)
             return rc;
     }
     struct coap_transport *t;
     int rc = coap_dtls_open(ep->eng->base, ep->tp, &ep->eng->dtls_stats, ep_dtls_event, ep, &t);
     ep->tp = rc == 0 ? t : NULL; /* the DTLS transport owns (or has closed) the UDP one */
-    for (size_t i = 0; rc == 0 && i < cfg->nservers; i++) {
+    for (size_t i = 0; rc == 0 && i <= cfg->nservers; i++) {
         if (ctxs[i] == NULL)
             continue;
-        rc = coap_dtls_add_peer(t, &ep->servers[i].addr, ctxs[i]);
-        /* endpoints differ in identity ("psk-{device}") and share the key and the context */
-        if (rc == 0 && cfg->servers[i].sec_mode == LWM2M_SEC_PSK)
-            rc = coap_dtls_set_peer_identity(t, &ep->servers[i].addr, cfg->servers[i].psk_identity);
+        if (i < cfg->nservers)
+            rc = add_peer(t, &ep->servers[i].addr, ctxs[i], &cfg->servers[i]);
+        else
+            rc = add_peer(t, lwm2m_bs_addr(ep), ctxs[i], bs);
     }
     return rc;
 }

@@ -80,6 +80,8 @@ struct lwm2m_endpoint {
     struct lwm2m_gwdev *gwdevs; /* IoT devices hosted here, ascending /25 instance id */
     struct lwm2m_gwdev *gwdev;  /* non-NULL: this endpoint is that device's view (no socket) */
     const char *prefix;         /* "/dev1" for a device's view, NULL for a real endpoint */
+    /* ---- bootstrap.c block ---- */
+    struct lwm2m_bs *bs; /* the bootstrap client, NULL without a bootstrap server */
 };
 
 #define LWM2M_OID_GATEWAY   25
@@ -142,12 +144,30 @@ struct lwm2m_engine {
     struct lwm2m_dtls_entry *dtls_ctxs; /* shared credential contexts */
     struct coap_dtls_stats dtls_stats;
     char dtls_error[192]; /* why the last credential context could not be made */
+    /* ---- bootstrap.c block ---- */
+    uint32_t bs_timeout_ms; /* Bootstrap-Finish wait after the bootstrap server's last message */
+    uint32_t bs_fallback;   /* consecutive Register failures of every server → bootstrap */
 };
 
 /* Emits an event to the owner. */
 void lwm2m_emit(struct lwm2m_server *s, int type, int err, uint8_t code);
 /* Emits an event with a short reason (borrowed for the call). */
 void lwm2m_emit_detail(struct lwm2m_server *s, int type, int err, const char *detail);
+/* Emits an event that concerns no server of ep (bootstrap: ssid 0). */
+void lwm2m_emit_ep(struct lwm2m_endpoint *ep, int type, int err, uint8_t code, uint8_t version,
+                   const char *detail);
+
+/* engine.c: parses "coap://host:port[/...]" or "coaps://..." with a numeric host (uri NUL
+ * terminated); *secure tells which. 0 or LWM2M_ERR_INVALID. */
+int lwm2m_server_uri_parse(const char *uri, struct coap_addr *out, bool *secure);
+
+/* engine.c, for bootstrap.c: the server set of ep replaced. lwm2m_ep_servers_clear() ends every
+ * registration without a message (their observations end, the store-and-forward queues are
+ * closed and kept on disk) and frees the records; lwm2m_ep_servers_set() clears, then makes one
+ * record per cfg (copied), adds the coaps ones to ep's DTLS transport and starts registering.
+ * Returns 0, LWM2M_ERR_INVALID or LWM2M_ERR_NOMEM (ep has no servers then). */
+void lwm2m_ep_servers_clear(struct lwm2m_endpoint *ep);
+int lwm2m_ep_servers_set(struct lwm2m_endpoint *ep, const struct lwm2m_server_cfg *c, size_t n);
 
 /* engine_dtls.c: secure servers. lwm2m_ep_secure() wraps ep->tp in the DTLS transport when one
  * of cfg's servers is coaps (ep->tp is NULL after a failure: the DTLS transport closed it);
@@ -159,6 +179,10 @@ int lwm2m_dtls_ctx_for(struct lwm2m_engine *e, const struct lwm2m_server_cfg *c,
                        struct coap_dtls_ctx **out);
 void lwm2m_dtls_cache_free(struct lwm2m_engine *e);
 void lwm2m_server_link_reset(struct lwm2m_server *s);
+/* engine_dtls.c: the DTLS session to peer uses c's credentials from the next handshake on (ep's
+ * transport must be DTLS already: LWM2M_ERR_STATE otherwise). */
+int lwm2m_ep_secure_peer(struct lwm2m_endpoint *ep, const struct coap_addr *peer,
+                         const struct lwm2m_server_cfg *c);
 
 /* registration.c */
 void lwm2m_reg_start(struct lwm2m_server *s);
@@ -170,6 +194,9 @@ void lwm2m_reg_stop(struct lwm2m_server *s); /* cancels timers and exchanges, no
  * whole retransmission sequence), with the usual retry. */
 void lwm2m_reg_link_failed(struct lwm2m_server *s);
 bool lwm2m_reg_is_registered(const struct lwm2m_server *s);
+/* The retry delay before attempt number retries (1 = first retry): retry_min · 2^(n−1), capped
+ * at retry_max, ±25 % jitter. Shared by the registration and bootstrap back-offs. */
+uint64_t lwm2m_backoff_ms(const struct lwm2m_engine *e, uint32_t retries);
 /* The libevent callback of struct lwm2m_server's timer (arg is the server). */
 void lwm2m_reg_timer(evutil_socket_t fd, short what, void *arg);
 /* Writes the Register/Update object list into buf. Returns its length or a negative error. */
@@ -185,6 +212,33 @@ void lwm2m_engine_reg_unqueue(struct lwm2m_server *s);
 /* engine.c: called by registration.c when a server's registration completes or ends, so the
  * engine can keep its registered count and finish a pending removal. */
 void lwm2m_engine_reg_changed(struct lwm2m_endpoint *ep);
+
+/* ==== bootstrap.c block: the client side of the Bootstrap interface (bootstrap.c, bs_ops.c,
+ * bs_state.c; bs_internal.h). The hooks other files call: ==== */
+
+/* engine.c, lwm2m_endpoint_add(): makes ep->bs for cfg->bootstrap and loads the saved state;
+ * *saved then holds the servers it gives (n, malloc'd, caller frees; 0 without a valid state).
+ * Returns 0, LWM2M_ERR_INVALID (bootstrap URI) or LWM2M_ERR_NOMEM. */
+struct lwm2m_bs_server;
+int lwm2m_bs_new(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint_cfg *cfg,
+                 struct lwm2m_bs_server **saved, size_t *n);
+/* engine.c: frees ep->bs (lwm2m_endpoint_free). */
+void lwm2m_bs_free(struct lwm2m_endpoint *ep);
+/* engine.c: ep has no server: bootstrap now, or on the next loop pass when defer. */
+void lwm2m_bs_begin(struct lwm2m_endpoint *ep, bool defer);
+/* engine.c: the bootstrap server's address (ep->bs must exist). */
+const struct coap_addr *lwm2m_bs_addr(const struct lwm2m_endpoint *ep);
+/* dm.c: true when peer is the bootstrap server of a bootstrap in progress; its requests then go
+ * to lwm2m_bs_handle() instead of the DM interface. */
+bool lwm2m_bs_is_peer(const struct lwm2m_endpoint *ep, const struct coap_addr *peer);
+int lwm2m_bs_handle(struct lwm2m_endpoint *ep, struct coap_endpoint *cep,
+                    const struct coap_incoming *in);
+/* registration.c: a Register of s failed (s->retries counts them): the fallback check. */
+void lwm2m_bs_reg_failed(struct lwm2m_server *s);
+/* server_obj.c: /1/x/9 executed (after its 2.04). */
+void lwm2m_bs_trigger(struct lwm2m_endpoint *ep);
+/* engine_dtls.c: the DTLS session to the bootstrap server failed (why borrowed). */
+void lwm2m_bs_link_failed(struct lwm2m_endpoint *ep, const struct coap_addr *peer, const char *why);
 
 /* dm.c: the CoAP request handler of every endpoint. */
 int lwm2m_dm_handle(void *ctx, struct coap_endpoint *cep, const struct coap_incoming *in);

@@ -34,12 +34,10 @@ static void reg_disarm(struct lwm2m_server *s) {
         evtimer_del(s->timer);
 }
 
-/* Delay before retry number s->retries: retry_min · 2^(n−1), capped, ±25 % jitter so that many
- * endpoints failing together do not come back together. */
-static uint64_t reg_backoff_ms(struct lwm2m_server *s) {
-    const struct lwm2m_engine *e = s->ep->eng;
+uint64_t lwm2m_backoff_ms(const struct lwm2m_engine *e, uint32_t retries) {
+    /* The jitter keeps many endpoints failing together from coming back together. */
     uint64_t d = e->retry_min_ms;
-    for (uint32_t i = 1; i < s->retries && d < e->retry_max_ms; i++)
+    for (uint32_t i = 1; i < retries && d < e->retry_max_ms; i++)
         d *= 2;
     if (d > e->retry_max_ms)
         d = e->retry_max_ms;
@@ -47,6 +45,10 @@ static uint64_t reg_backoff_ms(struct lwm2m_server *s) {
     e->env.rng(e->env.rng_ctx, &r, sizeof(r));
     uint64_t span = d / 2; /* ±25 % */
     return d - span / 2 + (span != 0 ? r % (span + 1) : 0);
+}
+
+static uint64_t reg_backoff_ms(struct lwm2m_server *s) {
+    return lwm2m_backoff_ms(s->ep->eng, s->retries);
 }
 
 /* When the next Update is due: ahead of expiry by a margin that leaves room for a full CoAP
@@ -80,6 +82,7 @@ static void reg_schedule_retry(struct lwm2m_server *s) {
     s->retries++;
     s->state = LWM2M_REG_IDLE;
     reg_arm(s, reg_backoff_ms(s));
+    lwm2m_bs_reg_failed(s); /* bootstrap.c hook: fallback (deferred, s stays valid here) */
 }
 
 /* Writes the object links into a heap buffer (*out, caller frees). Returns their length or a

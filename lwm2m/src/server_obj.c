@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The LwM2M Server object (1) served from struct lwm2m_server: one instance per server of the
  * endpoint (iid = its index), reads and writes of its configuration, and the executable
- * resources that reach registration.c (4 Disable, 8 Registration Update Trigger). The Security
+ * resources that reach registration.c (4 Disable, 8 Registration Update Trigger) and bootstrap.c
+ * (9 Bootstrap-Request Trigger, on an endpoint with a bootstrap server). The Security
  * object (0) has no counterpart here: no LwM2M Server may reach it (dm.c answers 4.01). */
 #include <string.h>
 
 #include "dm_internal.h"
 
 /* Resources an instance has, ascending (TS Core 1.1.1 Appendix E.2). 9 Bootstrap-Request
- * Trigger is absent until bootstrap exists; 10-22 are optional and not kept. */
-static const uint16_t srv_res[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 23};
+ * Trigger only on an endpoint with a bootstrap server; 10-22 are optional and not kept. */
+static const uint16_t srv_res[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 23};
 
 #define DISABLE_TIMEOUT_DEFAULT 86400 /* /1/x/5 default (Appendix E.2) */
 
@@ -34,6 +35,8 @@ int lwm2m_srvobj_resources(struct lwm2m_endpoint *ep, uint16_t iid, lwm2m_id_fn 
     if (srv_at(ep, iid) == NULL)
         return LWM2M_ERR_NOTFOUND;
     for (size_t i = 0; i < sizeof(srv_res) / sizeof(srv_res[0]); i++) {
+        if (srv_res[i] == 9 && ep->bs == NULL)
+            continue;
         int rc = fn(ctx, srv_res[i]);
         if (rc != 0)
             return rc;
@@ -167,11 +170,14 @@ void lwm2m_srvobj_commit(struct lwm2m_endpoint *ep) {
 
 int lwm2m_srvobj_execute(struct lwm2m_endpoint *ep, const struct lwm2m_path *p, bool apply) {
     struct lwm2m_server *s = p->len == 3 ? srv_at(ep, p->ids[1]) : NULL;
-    if (s == NULL || (p->ids[2] != 4 && p->ids[2] != 8))
+    bool trigger = p->len == 3 && p->ids[2] == 9 && ep->bs != NULL;
+    if (s == NULL || (p->ids[2] != 4 && p->ids[2] != 8 && !trigger))
         return LWM2M_ERR_NOTFOUND;
     if (!apply)
         return 0;
-    if (p->ids[2] == 4) {
+    if (trigger) {
+        lwm2m_bs_trigger(ep); /* bootstrap.c: on the next loop pass, s is freed by then */
+    } else if (p->ids[2] == 4) {
         /* Disable: de-register and stay silent for the Disable Timeout (Appendix E.2). */
         lwm2m_reg_disable(s,
                           s->disable_timeout != 0 ? s->disable_timeout : DISABLE_TIMEOUT_DEFAULT);

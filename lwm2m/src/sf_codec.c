@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file_io.h" /* lwm2m_crc32 */
 #include "lwm2m/error.h"
 
 /* File format, version 2, integers little-endian:
@@ -31,22 +32,6 @@
 
 static const uint8_t SF_MAGIC[4] = {'L', 'W', 'S', 'F'};
 static const uint8_t SF_MARK[4] = {0xE5, 'S', 'F', 'E'};
-
-/* CRC-32 (IEEE 802.3, as zlib), a nibble at a time: 64 bytes of table, plenty fast for files
- * of a few hundred KiB written once per loop pass at most. */
-static uint32_t crc32_of(const uint8_t *p, size_t n) {
-    static const uint32_t T[16] = {0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC,
-                                   0x76DC4190, 0x6B6B51F4, 0x4DB26158, 0x5005713C,
-                                   0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
-                                   0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C};
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        crc = (crc >> 4) ^ T[crc & 15u];
-        crc = (crc >> 4) ^ T[crc & 15u];
-    }
-    return ~crc;
-}
 
 /* ---- encoding ------------------------------------------------------------------------------ */
 
@@ -163,7 +148,7 @@ static void put_entry(struct wbuf *w, const struct sf_node *nd) {
         put_value(w, &r->value);
     }
     if (!w->over) {
-        put_le(w, crc32_of(w->p + start, w->len - start), 4);
+        put_le(w, lwm2m_crc32(w->p + start, w->len - start), 4);
     }
 }
 
@@ -186,7 +171,7 @@ int sf_encode_image(const char *name, uint16_t ssid, const struct sf_queue *q, s
     put_le(&w, ssid, 2);
     put_le(&w, nlen, 2);
     put_bytes(&w, name, nlen);
-    put_le(&w, crc32_of(w.p, w.len), 4);
+    put_le(&w, lwm2m_crc32(w.p, w.len), 4);
     TAILQ_FOREACH(nd, q, link) {
         put_entry(&w, nd);
     }
@@ -440,7 +425,7 @@ static int parse_entry(const uint8_t *p, size_t n, unsigned version, size_t *use
         return LWM2M_ERR_FORMAT;
     }
     r.pos = 8 + blen;
-    if ((uint32_t)get_le(&r, 4) != crc32_of(p + 4, 4 + blen)) {
+    if ((uint32_t)get_le(&r, 4) != lwm2m_crc32(p + 4, 4 + blen)) {
         *what = "entry checksum mismatch";
         return LWM2M_ERR_FORMAT;
     }
@@ -473,7 +458,7 @@ static int parse_header(const char *want, uint16_t want_ssid, const uint8_t *p, 
     }
     const uint8_t *name = p + r.pos;
     r.pos += nlen;
-    if ((uint32_t)get_le(&r, 4) != crc32_of(p, SF_HEADER_FIXED + nlen)) {
+    if ((uint32_t)get_le(&r, 4) != lwm2m_crc32(p, SF_HEADER_FIXED + nlen)) {
         *what = "header checksum mismatch";
         return LWM2M_ERR_FORMAT;
     }

@@ -15,17 +15,17 @@
 #include <unistd.h>
 
 #include "lwm2m/error.h"
+#include "file_io.h"
 #include "sf_codec.h"
 
-#define SF_FILE_MAX  (64u * 1024u * 1024u) /* beyond any sane limit: treated as damage */
-#define SF_NAME_KEEP 200u /* escaped name bytes kept in a file name before the hash */
+#define SF_FILE_MAX (64u * 1024u * 1024u) /* beyond any sane limit: treated as damage */
 
 struct lwm2m_sf_store {
     struct sf_queue q; /* oldest first; nodes owned */
     size_t count, bytes;
     uint64_t dropped, damaged, next_id;
     struct lwm2m_sf_limits lim;
-    const struct lwm2m_sf_io *io;
+    const struct lwm2m_file_io *io;
     const struct coap_clock *clock;
     bool dirty;
     uint16_t ssid;
@@ -33,23 +33,6 @@ struct lwm2m_sf_store {
     char *dir;
     char *path;
 };
-
-static ssize_t posix_write(void *ctx, int fd, const void *buf, size_t len) {
-    (void)ctx;
-    return write(fd, buf, len);
-}
-
-static int posix_fsync(void *ctx, int fd) {
-    (void)ctx;
-    return fsync(fd);
-}
-
-static int posix_rename(void *ctx, const char *from, const char *to) {
-    (void)ctx;
-    return rename(from, to);
-}
-
-static const struct lwm2m_sf_io posix_io = {posix_write, posix_fsync, posix_rename, NULL};
 
 __attribute__((format(printf, 3, 4))) static void errf(char *err, size_t cap, const char *fmt,
                                                        ...) {
@@ -268,54 +251,17 @@ int lwm2m_sf_load_mem(struct lwm2m_sf_store *s, const uint8_t *buf, size_t len, 
 
 /* ---- files --------------------------------------------------------------------------------- */
 
-static bool name_byte_plain(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-}
-
 int lwm2m_sf_file_name(const char *name, uint16_t ssid, char *out, size_t cap) {
-    static const char hex[] = "0123456789ABCDEF";
-    char esc[SF_NAME_KEEP + 1];
-    size_t n = 0;
-    bool cut = false;
-    for (const unsigned char *p = (const unsigned char *)name; *p != '\0' && !cut; p++) {
-        bool plain = name_byte_plain(*p);
-        if (n + (plain ? 1u : 3u) > SF_NAME_KEEP) {
-            cut = true;
-        } else if (plain) {
-            esc[n++] = (char)*p;
-        } else {
-            esc[n++] = '%';
-            esc[n++] = hex[*p >> 4];
-            esc[n++] = hex[*p & 15u];
-        }
-    }
-    esc[n] = '\0';
-    int w;
-    if (cut) { /* '~' is never plain, so a cut name cannot equal a whole one */
-        uint64_t h = 0xcbf29ce484222325u; /* FNV-1a 64 of the whole name */
-        for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
-            h = (h ^ *p) * 0x100000001b3u;
-        }
-        w = snprintf(out, cap, "%s~%016llx.%u.sfq", esc, (unsigned long long)h, ssid);
-    } else {
-        w = snprintf(out, cap, "%s.%u.sfq", esc, ssid);
-    }
-    return w < 0 || (size_t)w >= cap ? LWM2M_ERR_NOSPACE : w;
+    char suffix[16];
+    snprintf(suffix, sizeof(suffix), ".%u.sfq", ssid);
+    return lwm2m_file_name(name, suffix, out, cap);
 }
 
 /* malloc'd "<dir>/<file name of (name, ssid)>", or NULL. */
 static char *store_path(const char *dir, const char *name, uint16_t ssid) {
-    char file[256];
-    if (lwm2m_sf_file_name(name, ssid, file, sizeof(file)) < 0) {
-        return NULL;
-    }
-    size_t n = strlen(dir) + 1 + strlen(file) + 1;
-    char *path = malloc(n);
-    if (path != NULL) {
-        snprintf(path, n, "%s/%s", dir, file);
-    }
-    return path;
+    char suffix[16];
+    snprintf(suffix, sizeof(suffix), ".%u.sfq", ssid);
+    return lwm2m_file_path(dir, name, suffix);
 }
 
 /* "<path><suffix>" into buf; false when it does not fit. */
@@ -324,59 +270,7 @@ static bool path_with(const char *path, const char *suffix, char *buf, size_t ca
     return w >= 0 && (size_t)w < cap;
 }
 
-/* The rename is only durable once the directory itself is on disk. */
-static int fsync_dir(const struct lwm2m_sf_io *io, const char *dir, char *err, size_t cap) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        return io_fail(err, cap, dir, "open directory");
-    }
-    int rc = io->fsync(io->ctx, fd) != 0 ? io_fail(err, cap, dir, "fsync directory") : 0;
-    close(fd);
-    return rc;
-}
-
-/* Writes img to tmp and fsyncs it; on any failure the temp file is removed. */
-static int write_tmp(const struct lwm2m_sf_io *io, const char *tmp, const uint8_t *img, size_t n,
-                     char *err, size_t cap) {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return io_fail(err, cap, tmp, "create");
-    }
-    const char *step = NULL;
-    int e = 0;
-    for (size_t off = 0; off < n && step == NULL;) {
-        ssize_t w = io->write(io->ctx, fd, img + off, n - off);
-        if (w > 0) {
-            off += (size_t)w;
-        } else if (w < 0 && errno == EINTR) {
-            continue;
-        } else {
-            step = "write";
-            e = w == 0 ? EIO : errno;
-        }
-    }
-    if (step == NULL && io->fsync(io->ctx, fd) != 0) {
-        step = "fsync";
-        e = errno;
-    }
-    if (close(fd) != 0 && step == NULL) {
-        step = "close";
-        e = errno;
-    }
-    if (step != NULL) {
-        unlink(tmp);
-        errno = e;
-        return io_fail(err, cap, tmp, step);
-    }
-    return 0;
-}
-
 static int write_file(struct lwm2m_sf_store *s, char *err, size_t cap) {
-    char tmp[PATH_MAX];
-    if (!path_with(s->path, ".tmp", tmp, sizeof(tmp))) {
-        errf(err, cap, "%s: path too long", s->path);
-        return LWM2M_ERR_IO;
-    }
     uint8_t *img;
     size_t n;
     int rc = lwm2m_sf_encode(s, &img, &n);
@@ -384,29 +278,9 @@ static int write_file(struct lwm2m_sf_store *s, char *err, size_t cap) {
         errf(err, cap, "%s: %s", s->path, lwm2m_strerror(rc));
         return rc;
     }
-    rc = write_tmp(s->io, tmp, img, n, err, cap);
+    rc = lwm2m_file_write_atomic(s->io, s->dir, s->path, img, n, err, cap);
     free(img);
-    if (rc != 0) {
-        return rc;
-    }
-    if (s->io->rename(s->io->ctx, tmp, s->path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        return io_fail(err, cap, s->path, "rename");
-    }
-    return fsync_dir(s->io, s->dir, err, cap);
-}
-
-static int remove_file(const struct lwm2m_sf_io *io, const char *dir, const char *path, char *err,
-                       size_t cap) {
-    if (unlink(path) != 0) {
-        if (errno != ENOENT) {
-            return io_fail(err, cap, path, "unlink");
-        }
-        return 0; /* nothing was there, nothing to make durable */
-    }
-    return fsync_dir(io, dir, err, cap);
+    return rc;
 }
 
 int lwm2m_sf_sync(struct lwm2m_sf_store *s, char *err, size_t errcap) {
@@ -416,7 +290,7 @@ int lwm2m_sf_sync(struct lwm2m_sf_store *s, char *err, size_t errcap) {
     if (s->path == NULL || !s->dirty) {
         return 0;
     }
-    int rc = s->count == 0 ? remove_file(s->io, s->dir, s->path, err, errcap)
+    int rc = s->count == 0 ? lwm2m_file_remove(s->io, s->dir, s->path, err, errcap)
                            : write_file(s, err, errcap);
     if (rc == 0) {
         s->dirty = false;
@@ -435,72 +309,12 @@ int lwm2m_sf_remove(const char *dir, const char *name, uint16_t ssid) {
         return LWM2M_ERR_NOMEM;
     }
     unlink(tmp);
-    int rc = remove_file(&posix_io, dir, path, NULL, 0);
+    int rc = lwm2m_file_remove(NULL, dir, path, NULL, 0);
     free(path);
     return rc;
 }
 
 /* ---- open and close ------------------------------------------------------------------------ */
-
-/* Reads the whole file; *buf NULL and 0 when there is none. A file beyond SF_FILE_MAX is
- * reported as too large (*too_big) and left for the caller to set aside. */
-static int read_file(const char *path, uint8_t **buf, size_t *len, bool *too_big, char *err,
-                     size_t cap) {
-    *buf = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return errno == ENOENT ? 0 : io_fail(err, cap, path, "open");
-    }
-    struct stat st;
-    int rc = fstat(fd, &st) != 0 ? io_fail(err, cap, path, "stat") : 0;
-    *too_big = rc == 0 && (uint64_t)st.st_size > SF_FILE_MAX;
-    size_t want = rc == 0 && !*too_big ? (size_t)st.st_size : 0;
-    uint8_t *p = want > 0 ? malloc(want) : NULL;
-    if (want > 0 && p == NULL) {
-        rc = LWM2M_ERR_NOMEM;
-    }
-    size_t got = 0;
-    while (rc == 0 && got < want) {
-        ssize_t r = read(fd, p + got, want - got);
-        if (r > 0) {
-            got += (size_t)r;
-        } else if (r == 0) {
-            want = got; /* shrank under us: parse what is there */
-        } else if (errno != EINTR) {
-            rc = io_fail(err, cap, path, "read");
-        }
-    }
-    close(fd);
-    if (rc != 0) {
-        free(p);
-        return rc;
-    }
-    *buf = p;
-    *len = got;
-    return 0;
-}
-
-/* Renames a damaged file to <path>.corrupt (or .N.corrupt when that is taken) so that nothing
- * is deleted; writes the chosen name into aside. */
-static int set_aside(const struct lwm2m_sf_store *s, char *aside, size_t asz, char *err,
-                     size_t cap) {
-    for (unsigned i = 0; i < 100; i++) {
-        char suffix[24];
-        snprintf(suffix, sizeof(suffix), i == 0 ? ".corrupt" : ".%u.corrupt", i);
-        if (!path_with(s->path, suffix, aside, asz)) {
-            break;
-        }
-        if (access(aside, F_OK) != 0 && errno == ENOENT) {
-            if (s->io->rename(s->io->ctx, s->path, aside) != 0) {
-                return io_fail(err, cap, s->path, "rename aside");
-            }
-            return fsync_dir(s->io, s->dir, err, cap);
-        }
-    }
-    errf(err, cap, "%s: damaged, and no free name to move it aside", s->path);
-    return LWM2M_ERR_IO;
-}
 
 /* Loads the store's file. Damage: the file goes aside and what survived is written back at
  * once, so the next start sees a clean file. Only a file that cannot be read or set aside fails. */
@@ -508,7 +322,7 @@ static int load_file(struct lwm2m_sf_store *s, char *err, size_t cap) {
     uint8_t *buf;
     size_t len;
     bool too_big = false;
-    int rc = read_file(s->path, &buf, &len, &too_big, err, cap);
+    int rc = lwm2m_file_read(s->path, SF_FILE_MAX, &buf, &len, &too_big, err, cap);
     if (rc != 0 || (buf == NULL && !too_big)) {
         return rc;
     }
@@ -526,7 +340,7 @@ static int load_file(struct lwm2m_sf_store *s, char *err, size_t cap) {
         return rc;
     }
     char aside[PATH_MAX];
-    rc = set_aside(s, aside, sizeof(aside), err, cap);
+    rc = lwm2m_file_set_aside(s->io, s->dir, s->path, aside, sizeof(aside), err, cap);
     if (rc != 0) {
         return rc;
     }
@@ -549,7 +363,7 @@ static struct lwm2m_sf_store *store_new(const struct lwm2m_sf_cfg *cfg) {
     s->lim.max_entries =
         cfg->limits.max_entries ? cfg->limits.max_entries : LWM2M_SF_DEFAULT_MAX_ENTRIES;
     s->lim.max_bytes = cfg->limits.max_bytes ? cfg->limits.max_bytes : LWM2M_SF_DEFAULT_MAX_BYTES;
-    s->io = cfg->io != NULL ? cfg->io : &posix_io;
+    s->io = cfg->io != NULL ? cfg->io : &lwm2m_file_posix_io;
     s->clock = cfg->clock;
     s->ssid = cfg->ssid;
     s->next_id = 1;

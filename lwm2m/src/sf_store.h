@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "lwm2m/clock.h"
+#include "file_io.h"
 #include "lwm2m/format.h"
 
 /* Durability contract (read this before calling):
@@ -47,23 +48,13 @@ struct lwm2m_sf_limits {
     uint32_t max_bytes;
 };
 
-/* File operations, replaceable so tests can inject failures; NULL in lwm2m_sf_cfg means the
- * POSIX calls. Each returns like the POSIX call it replaces (-1 and errno on failure); ctx is
- * passed back unchanged. */
-struct lwm2m_sf_io {
-    ssize_t (*write)(void *ctx, int fd, const void *buf, size_t len);
-    int (*fsync)(void *ctx, int fd);
-    int (*rename)(void *ctx, const char *from, const char *to);
-    void *ctx;
-};
-
 struct lwm2m_sf_cfg {
     const char *dir;  /* state_dir (must exist); NULL keeps the queue in memory only */
     const char *name; /* endpoint name, copied; names the file (sanitized) */
     uint16_t ssid;    /* the server's Short Server ID; part of the file name */
     struct lwm2m_sf_limits limits;
     const struct coap_clock *clock; /* borrowed; NULL = system. Stamps records without time */
-    const struct lwm2m_sf_io *io;   /* borrowed; NULL = POSIX */
+    const struct lwm2m_file_io *io; /* borrowed; NULL = POSIX (file_io.h) */
 };
 
 /* One delivery unit as the store hands it out. recs (and their string/opaque bytes) and dev_ids

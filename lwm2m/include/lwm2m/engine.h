@@ -36,6 +36,14 @@ enum lwm2m_event_type {
     LWM2M_EV_SERVER_DISABLED,   /* the server executed /1/x/4 Disable */
     LWM2M_EV_NETWORK_ERROR,     /* the socket could not be opened or sending failed */
     LWM2M_EV_SECURE_FAILED,     /* the DTLS handshake failed (ev->detail says why); will retry */
+    /* Bootstrap (ev->ssid 0, ev->version_minor the bootstrap server's): */
+    LWM2M_EV_BOOTSTRAP_STARTED,       /* Bootstrap-Request about to go out (detail: why) */
+    LWM2M_EV_BOOTSTRAP_FINISHED,      /* Bootstrap-Finish accepted; the new servers register now
+                                         (detail: NULL, or why the state file was not written) */
+    LWM2M_EV_BOOTSTRAP_FAILED,        /* Request refused or timed out, no Finish in time, or the new
+                                         servers could not be set up (detail); will retry */
+    LWM2M_EV_BOOTSTRAP_STATE_INVALID, /* the saved state was damaged or inconsistent: moved aside
+                                         to *.corrupt and ignored (detail says why) */
 };
 
 struct lwm2m_event {
@@ -98,6 +106,17 @@ struct lwm2m_endpoint_cfg {
     /* The first Register goes out on the next loop pass instead of at once, so that what the
      * caller adds in this pass (gateway mode: its hosted devices) is in it, not in an Update. */
     bool defer_register;
+    /* Client-initiated bootstrap (TS Core §5.2, §6.1), optional: the bootstrap server (copied;
+     * ssid, lifetime, binding unused; NULL = none). The endpoint then bootstraps when it has no
+     * servers: none configured (nservers 0) and none saved by an earlier bootstrap; when every
+     * server failed engine.bootstrap_fallback Registers in a row; and when a server executes
+     * /1/x/9. What the bootstrap server wrote (objects 0 and 1) is kept in state_dir (NULL:
+     * memory only) as "<escaped name>.bs" and, when valid, used instead of servers on the next
+     * start. Its servers may be NoSec or PSK; a Security instance in certificate or RPK mode is
+     * refused at Bootstrap-Finish (4.06). The socket binds the bootstrap server's address family
+     * when bind_host is NULL and nservers is 0; bootstrapped servers must use the same family. */
+    const struct lwm2m_server_cfg *bootstrap;
+    const char *state_dir; /* copied */
 };
 
 struct lwm2m_engine_cfg {
@@ -119,6 +138,14 @@ struct lwm2m_engine_cfg {
     /* Register requests in flight at once over the whole engine, so that starting 10,000
      * endpoints does not flood the server (0 → 64). The rest wait their turn in order. */
     uint32_t reg_concurrency;
+    /* Bootstrap: a bootstrap that has not been finished this long after the bootstrap server's
+     * last message (its answer to Bootstrap-Request, or its last request) failed, and is retried
+     * with the registration back-off (ms, 0 → 60000). */
+    uint32_t bootstrap_timeout_ms;
+    /* Bootstrap fallback: an endpoint with a bootstrap server bootstraps again (and discards its
+     * saved state) once every one of its servers has failed this many Registers in a row
+     * (0 → 3). */
+    uint32_t bootstrap_fallback;
 };
 
 /* ---- Provider: values of one endpoint ----------------------------------------------------- */
@@ -170,9 +197,10 @@ void lwm2m_engine_free(struct lwm2m_engine *e);
 /* The counters of the CoAP layer summed over all endpoints. */
 const struct coap_stats *lwm2m_engine_coap_stats(const struct lwm2m_engine *e);
 
-/* Adds an endpoint and starts registering it with each server. prov is borrowed until the
- * endpoint is removed; pctx is passed back to it. Returns 0, LWM2M_ERR_INVALID (bad cfg, e.g. a
- * server URI that is not numeric coap://host:port), LWM2M_ERR_IO (socket) or LWM2M_ERR_NOMEM. */
+/* Adds an endpoint and starts registering it with each server (or bootstrapping it: see
+ * cfg->bootstrap; nservers may then be 0, otherwise 1..16). prov is borrowed until the endpoint
+ * is removed; pctx is passed back to it. Returns 0, LWM2M_ERR_INVALID (bad cfg, e.g. a server
+ * URI that is not numeric coap://host:port), LWM2M_ERR_IO (socket) or LWM2M_ERR_NOMEM. */
 int lwm2m_endpoint_add(struct lwm2m_engine *e, const struct lwm2m_endpoint_cfg *cfg,
                        const struct lwm2m_provider *prov, void *pctx, struct lwm2m_endpoint **out);
 /* Deregisters from every server where registered, then frees the endpoint once every
@@ -180,6 +208,16 @@ int lwm2m_endpoint_add(struct lwm2m_engine *e, const struct lwm2m_endpoint_cfg *
 void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep);
 /* Frees at once, without deregistering. */
 void lwm2m_endpoint_free(struct lwm2m_endpoint *ep);
+
+/* Starts a client-initiated bootstrap on the next loop pass, as /1/x/9 Bootstrap-Request Trigger
+ * does: the servers stop (without De-register) and Bootstrap-Request goes out. Returns 0,
+ * LWM2M_ERR_STATE (no bootstrap server configured) or LWM2M_ERR_INVALID. */
+int lwm2m_endpoint_bootstrap(struct lwm2m_endpoint *ep);
+/* True while a bootstrap is pending, requested or waiting for Bootstrap-Finish. */
+bool lwm2m_endpoint_bootstrapping(const struct lwm2m_endpoint *ep);
+/* Deletes the saved bootstrap state of the endpoint named endpoint from state_dir (an endpoint
+ * removed for good). Returns 0 (also when there was none), LWM2M_ERR_IO or LWM2M_ERR_INVALID. */
+int lwm2m_bootstrap_state_remove(const char *state_dir, const char *endpoint);
 
 const char *lwm2m_endpoint_name(const struct lwm2m_endpoint *ep);
 void *lwm2m_endpoint_ctx(const struct lwm2m_endpoint *ep);
