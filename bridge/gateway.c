@@ -29,13 +29,14 @@ static uint8_t sec_mode_of(enum cfg_sec_mode m) {
     return m == CFG_SEC_PSK ? LWM2M_SEC_PSK : m == CFG_SEC_CERT ? LWM2M_SEC_CERT : LWM2M_SEC_NOSEC;
 }
 
-/* lwm2m.servers[i] for the engine, with uri and the PSK identity given (strings borrowed). */
-static struct lwm2m_server_cfg server_cfg_of(const struct cfg_lwm2m *l, size_t i, const char *uri,
-                                             const char *identity) {
-    const struct cfg_security *sec = &l->servers[i].security;
+/* A server (lwm2m.servers[i], or lwm2m.bootstrap) for the engine, with uri and the PSK identity
+ * given (strings borrowed). */
+static struct lwm2m_server_cfg server_cfg_of(const struct cfg_lwm2m *l, const struct cfg_server *cs,
+                                             const char *uri, const char *identity) {
+    const struct cfg_security *sec = &cs->security;
     return (struct lwm2m_server_cfg){.uri = uri,
-                                     .ssid = l->servers[i].short_server_id,
-                                     .lifetime = l->servers[i].lifetime,
+                                     .ssid = cs->short_server_id,
+                                     .lifetime = cs->lifetime,
                                      .binding = l->binding,
                                      .version_minor = (uint8_t)l->version,
                                      .sec_mode = sec_mode_of(sec->mode),
@@ -52,14 +53,22 @@ void gw_server_cfgs(const struct gw *g, const char *device, struct gw_servers *o
     const struct cfg *cfg = g->cfg;
     const struct cfg_lwm2m *l = &cfg->lwm2m;
     out->n = l->nservers < GW_MAX_SERVERS ? l->nservers : GW_MAX_SERVERS;
-    for (size_t i = 0; i < out->n; i++) {
-        const char *tmpl = l->servers[i].security.identity, *identity = NULL;
+    out->bootstrap = NULL;
+    for (size_t i = 0; i <= GW_MAX_SERVERS; i++) {
+        const struct cfg_server *cs = i < out->n        ? &l->servers[i]
+                                      : i == GW_BS_SLOT ? l->bootstrap
+                                                        : NULL;
+        if (cs == NULL)
+            continue;
+        const char *tmpl = cs->security.identity, *identity = NULL;
         /* checked at load: {device} only where there is a device */
         if (tmpl != NULL && cfg_template_expand(tmpl, cfg->gateway.id, device, -1, out->identity[i],
                                                 GW_IDENTITY_MAX) >= 0)
             identity = out->identity[i];
-        out->srv[i] = server_cfg_of(l, i, g->server_uri[i], identity);
+        out->srv[i] = server_cfg_of(l, cs, g->server_uri[i], identity);
     }
+    if (l->bootstrap != NULL)
+        out->bootstrap = &out->srv[GW_BS_SLOT];
 }
 
 int gw_endpoint_attach(struct gw *g, struct br_device *d) {
@@ -74,7 +83,11 @@ int gw_endpoint_attach(struct gw *g, struct br_device *d) {
     }
     gw_server_cfgs(g, d->name, ss);
     h->dev = d;
-    struct lwm2m_endpoint_cfg ec = {.name = d->endpoint, .servers = ss->srv, .nservers = ss->n};
+    struct lwm2m_endpoint_cfg ec = {.name = d->endpoint,
+                                    .servers = ss->srv,
+                                    .nservers = ss->n,
+                                    .bootstrap = ss->bootstrap,
+                                    .state_dir = g->cfg->gateway.state_dir};
     int rc = lwm2m_endpoint_add(g->eng, &ec, &br_device_provider, h, &d->ep);
     free(ss);
     if (rc != 0) {
@@ -422,14 +435,16 @@ static void on_event(void *ctx, const struct lwm2m_event *ev) {
     bool bad = ev->type == LWM2M_EV_REGISTER_FAILED || ev->type == LWM2M_EV_TIMEOUT ||
                ev->type == LWM2M_EV_NETWORK_ERROR || ev->type == LWM2M_EV_DISCONNECTED ||
                ev->type == LWM2M_EV_UPDATE_FAILED || ev->type == LWM2M_EV_DEREGISTER_FAILED ||
-               ev->type == LWM2M_EV_SECURE_FAILED;
+               ev->type == LWM2M_EV_SECURE_FAILED || ev->type == LWM2M_EV_BOOTSTRAP_FAILED ||
+               ev->type == LWM2M_EV_BOOTSTRAP_STATE_INVALID;
     br_log_write(&g->log,
                  quiet ? BR_LOG_DEBUG
                  : bad ? BR_LOG_WARN
                        : BR_LOG_INFO,
                  d ? d->name : NULL, lwm2m_endpoint_name(ev->ep),
-                 "%s with server %u (LwM2M 1.%u, port %u)%s%s%s%s", lwm2m_event_name(ev->type),
-                 ev->ssid, ev->version_minor, lwm2m_endpoint_port(ev->ep), ev->err ? ": " : "",
+                 "%s with %s%.0u (LwM2M 1.%u, port %u)%s%s%s%s", lwm2m_event_name(ev->type),
+                 ev->ssid != 0 ? "server " : "the bootstrap server", ev->ssid, ev->version_minor,
+                 lwm2m_endpoint_port(ev->ep), ev->err ? ": " : "",
                  ev->err ? lwm2m_strerror(ev->err) : "", ev->detail ? ": " : "",
                  ev->detail ? ev->detail : "");
     if (ev->ep == g->host) {
@@ -444,6 +459,11 @@ static void on_event(void *ctx, const struct lwm2m_event *ev) {
     }
     if (ev->type == LWM2M_EV_REGISTERED)
         progress(g);
+    /* New servers from the bootstrap server: their queues and reporting options, as at start. */
+    if (ev->type == LWM2M_EV_BOOTSTRAP_FINISHED && ev->ep == g->host)
+        gw_report_apply_host(g);
+    else if (ev->type == LWM2M_EV_BOOTSTRAP_FINISHED && d != NULL)
+        gw_report_apply(g, d);
 }
 
 /* ---- start and stop ------------------------------------------------------------------------- */
@@ -473,28 +493,25 @@ static int load_models(struct gw *g) {
     return rc;
 }
 
-/* What `run` cannot do yet is refused up front, with the reason. */
+/* What `run` cannot do is refused up front, with the reason. */
 int gw_cfg_runnable(const struct cfg *cfg) {
     const struct cfg_lwm2m *l = &cfg->lwm2m;
     /* Credentials OpenSSL refuses (a key that does not match its certificate, a file that is
      * not PEM) would otherwise fail every endpoint one by one: refuse them here, once. */
-    for (size_t i = 0; i < l->nservers; i++) {
-        struct lwm2m_server_cfg sc =
-            server_cfg_of(l, i, l->servers[i].uri, l->servers[i].security.identity);
-        char why[192] = "";
+    for (size_t i = 0; i <= l->nservers; i++) {
+        const struct cfg_server *cs = i < l->nservers ? &l->servers[i] : l->bootstrap;
+        if (cs == NULL)
+            continue;
+        struct lwm2m_server_cfg sc = server_cfg_of(l, cs, cs->uri, cs->security.identity);
+        char why[192] = "", what[48] = "lwm2m.bootstrap";
+        if (i < l->nservers)
+            snprintf(what, sizeof(what), "lwm2m.servers[%zu]", i);
         int rc = lwm2m_server_cfg_check_security(&sc, why, sizeof(why));
         if (rc != 0) {
-            fprintf(stderr, "%s: lwm2m.servers[%zu].security: %s\n", cfg->file, i,
+            fprintf(stderr, "%s: %s.security: %s\n", cfg->file, what,
                     why[0] != '\0' ? why : lwm2m_strerror(rc));
             return -1;
         }
-    }
-    if (l->nservers == 0) {
-        fprintf(stderr,
-                "%s: 'run' needs a server in lwm2m.servers (bootstrap is not "
-                "supported yet)\n",
-                cfg->file);
-        return -1;
     }
     return 0;
 }
@@ -566,12 +583,15 @@ static void coap_params_from(const struct cfg_coap *c, struct coap_params *p) {
 static int gw_start(struct gw *g) {
     struct coap_params cp;
     coap_params_from(&g->cfg->lwm2m.coap, &cp);
-    struct lwm2m_engine_cfg ec = {.base = g->base,
-                                  .model = g->model,
-                                  .coap = &cp,
-                                  .queue_idle_ms = cp.response_timeout_ms,
-                                  .on_event = on_event,
-                                  .event_ctx = g};
+    struct lwm2m_engine_cfg ec = {
+        .base = g->base,
+        .model = g->model,
+        .coap = &cp,
+        .queue_idle_ms = cp.response_timeout_ms,
+        .bootstrap_timeout_ms =
+            g->cfg->lwm2m.bootstrap != NULL ? g->cfg->lwm2m.bootstrap->bs_timeout_ms : 0,
+        .on_event = on_event,
+        .event_ctx = g};
     g->env = (struct br_env){
         .log = &g->log, .model = g->model, .stats = &g->stats, .reboot = reboot_request, .ctx = g};
     gw_apply_settings(g);
@@ -588,9 +608,12 @@ static int gw_start(struct gw *g) {
         BR_ERR(&g->log, "start-up failed: %d", rc);
         return rc;
     }
-    BR_INFO(&g->log, "lwm2m-gateway %s: %zu device%s, %zu adapter%s, registering with %s",
-            g->cfg->gateway.id, g->ndevices, g->ndevices == 1 ? "" : "s", g->cfg->nadapters,
-            g->cfg->nadapters == 1 ? "" : "s", g->cfg->lwm2m.servers[0].uri);
+    const struct cfg_lwm2m *l = &g->cfg->lwm2m;
+    BR_INFO(&g->log, "lwm2m-gateway %s: %zu device%s, %zu adapter%s, %s %s", g->cfg->gateway.id,
+            g->ndevices, g->ndevices == 1 ? "" : "s", g->cfg->nadapters,
+            g->cfg->nadapters == 1 ? "" : "s",
+            l->nservers > 0 ? "registering with" : "bootstrapping from",
+            l->nservers > 0 ? l->servers[0].uri : l->bootstrap->uri);
     for (struct br_device *d = g->devices; d != NULL; d = d->next)
         gw_endpoint_attach(g, d);
     const struct cfg_gateway *gc = &g->cfg->gateway;

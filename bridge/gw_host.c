@@ -124,8 +124,12 @@ static int host_open(struct gw *g) {
     gw_server_cfgs(g, NULL, ss);
     host->g = g;
     /* Register on the next pass: the devices attached in this one are then in the Register. */
-    struct lwm2m_endpoint_cfg ec = {
-        .name = name, .servers = ss->srv, .nservers = ss->n, .defer_register = true};
+    struct lwm2m_endpoint_cfg ec = {.name = name,
+                                    .servers = ss->srv,
+                                    .nservers = ss->n,
+                                    .bootstrap = ss->bootstrap,
+                                    .state_dir = g->cfg->gateway.state_dir,
+                                    .defer_register = true};
     int rc = lwm2m_endpoint_add(g->eng, &ec, &self_provider, host, &g->host);
     free(ss);
     if (rc != 0) {

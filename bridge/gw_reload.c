@@ -85,8 +85,13 @@ static bool lwm2m_eq(const struct cfg_lwm2m *a, const struct cfg_lwm2m *b) {
         (a->store.enabled && (a->store.max_entries != b->store.max_entries ||
                               a->store.max_bytes != b->store.max_bytes)))
         return false;
+    const struct cfg_server *x = a->bootstrap, *y = b->bootstrap;
+    if ((x == NULL) != (y == NULL) ||
+        (x != NULL && (!str_eq(x->uri, y->uri) || !security_eq(&x->security, &y->security))))
+        return false;
     for (size_t i = 0; i < a->nservers; i++) {
-        const struct cfg_server *x = &a->servers[i], *y = &b->servers[i];
+        x = &a->servers[i];
+        y = &b->servers[i];
         if (!str_eq(x->uri, y->uri) || x->short_server_id != y->short_server_id ||
             x->lifetime != y->lifetime || !security_eq(&x->security, &y->security))
             return false;
@@ -253,7 +258,8 @@ void gw_reload(struct gw *g) {
     if (!models_eq(&old->lwm2m, &nc->lwm2m))
         BR_WARN(&g->log, "reload: lwm2m.models changed; new models take effect on restart");
     bool all = !lwm2m_eq(&old->lwm2m, &nc->lwm2m) ||
-               (nc->lwm2m.store.enabled && !str_eq(old->gateway.state_dir, nc->gateway.state_dir));
+               ((nc->lwm2m.store.enabled || nc->lwm2m.bootstrap != NULL) &&
+                !str_eq(old->gateway.state_dir, nc->gateway.state_dir));
     if (gw_state_dir_prepare(g, nc) != 0) {
         BR_ERR(&g->log, "reload failed: keeping the running configuration");
         cfg_free(nc);

@@ -39,14 +39,15 @@ static int mkdirs(const char *dir) {
 
 int gw_state_dir_prepare(struct gw *g, const struct cfg *cfg) {
     const char *dir = cfg->gateway.state_dir;
-    if (!cfg->lwm2m.store.enabled || dir == NULL)
-        return 0; /* only the store-and-forward queue lives there so far */
+    bool bs = cfg->lwm2m.bootstrap != NULL;
+    if ((!cfg->lwm2m.store.enabled && !bs) || dir == NULL)
+        return 0; /* the store-and-forward queues and the bootstrap results live there */
     int rc = mkdirs(dir);
     if (rc != 0)
-        BR_ERR(&g->log,
-               "gateway.state_dir '%s' cannot be created: %s (lwm2m.store needs it for the "
-               "store-and-forward queue)",
-               dir, strerror(-rc));
+        BR_ERR(&g->log, "gateway.state_dir '%s' cannot be created: %s (%s needs it)", dir,
+               strerror(-rc),
+               bs ? "lwm2m.bootstrap, for what the bootstrap server writes,"
+                  : "lwm2m.store, for the store-and-forward queue,");
     return rc;
 }
 
@@ -118,9 +119,16 @@ void gw_report_forget(struct gw *g, struct br_device *d) {
             lwm2m_queue_remove(dir, name, hosted ? d->prefix : NULL, l->servers[i].short_server_id);
         rc = rc != 0 ? rc : r;
     }
+    /* What a bootstrap server wrote for it goes too (gateway mode: the gateway's endpoint has
+     * it, and stays) */
+    if (!hosted && l->bootstrap != NULL && dir != NULL && d->endpoint != NULL) {
+        int r = lwm2m_bootstrap_state_remove(dir, d->endpoint);
+        rc = rc != 0 ? rc : r;
+    }
     if (rc != 0)
         br_log_write(&g->log, BR_LOG_WARN, d->name, d->endpoint,
-                     "store-and-forward queue not deleted: %s", lwm2m_strerror(rc));
+                     "store-and-forward queue or bootstrap state not deleted: %s",
+                     lwm2m_strerror(rc));
     else if (l->store.enabled)
         br_log_write(&g->log, BR_LOG_INFO, d->name, d->endpoint,
                      "removed for good: its store-and-forward queue is deleted");

@@ -49,24 +49,34 @@ static bool is_numeric(const char *host) {
            strchr(host, '%') != NULL; /* a scoped IPv6 literal: the engine parses it */
 }
 
+static int resolve_server(const struct cfg_server *s, const char *what, struct br_log *log,
+                          char *uri) {
+    const char *scheme = s->secure ? "coaps" : "coap";
+    char addr[INET6_ADDRSTRLEN];
+    bool v6 = strchr(s->host, ':') != NULL;
+    const char *why = NULL;
+    if (is_numeric(s->host)) {
+        snprintf(addr, sizeof(addr), "%s", s->host);
+    } else if (resolve_one(s->host, addr, sizeof(addr), &v6, &why) != 0) {
+        BR_ERR(log, "%s: cannot resolve '%s': %s", what, s->host, why);
+        return -1;
+    } else {
+        BR_INFO(log, "%s: %s is %s", what, s->host, addr);
+    }
+    snprintf(uri, GW_URI_MAX, v6 ? "%s://[%s]:%u" : "%s://%s:%u", scheme, addr, (unsigned)s->port);
+    return 0;
+}
+
 int gw_resolve_servers(const struct cfg *cfg, struct br_log *log, char (*uris)[GW_URI_MAX]) {
     const struct cfg_lwm2m *l = &cfg->lwm2m;
+    char what[48];
     for (size_t i = 0; i < l->nservers && i < GW_MAX_SERVERS; i++) {
-        const struct cfg_server *s = &l->servers[i];
-        const char *scheme = s->secure ? "coaps" : "coap";
-        char addr[INET6_ADDRSTRLEN];
-        bool v6 = strchr(s->host, ':') != NULL;
-        const char *why = NULL;
-        if (is_numeric(s->host)) {
-            snprintf(addr, sizeof(addr), "%s", s->host);
-        } else if (resolve_one(s->host, addr, sizeof(addr), &v6, &why) != 0) {
-            BR_ERR(log, "lwm2m.servers[%zu]: cannot resolve '%s': %s", i, s->host, why);
+        snprintf(what, sizeof(what), "lwm2m.servers[%zu]", i);
+        if (resolve_server(&l->servers[i], what, log, uris[i]) != 0)
             return -1;
-        } else {
-            BR_INFO(log, "lwm2m.servers[%zu]: %s is %s", i, s->host, addr);
-        }
-        snprintf(uris[i], GW_URI_MAX, v6 ? "%s://[%s]:%u" : "%s://%s:%u", scheme, addr,
-                 (unsigned)s->port);
     }
-    return 0;
+    uris[GW_BS_SLOT][0] = '\0';
+    return l->bootstrap != NULL
+               ? resolve_server(l->bootstrap, "lwm2m.bootstrap", log, uris[GW_BS_SLOT])
+               : 0;
 }

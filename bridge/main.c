@@ -33,6 +33,8 @@ static void print_server(const char *what, const struct cfg_server *s) {
                s->security.server_ca ? "verified" : "NOT verified: no server_ca");
     if (s->short_server_id != 0)
         printf("  lifetime %us", (unsigned)s->lifetime);
+    else
+        printf("  finish within %us", (unsigned)(s->bs_timeout_ms / 1000));
     printf("\n");
 }
 
