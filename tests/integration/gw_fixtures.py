@@ -31,6 +31,20 @@ def meter_and_thermo(mb_port):
     ]
 
 
+def constant_devices(names):
+    """YAML lines: devices with constant values only (profile `thermo`: Device object, 21.5 Cel),
+    on an adapter `none` that no device ever asks anything, and the `devices:` list of names."""
+    return [
+        "adapters:",
+        "  - { name: none, type: modbus-tcp, host: 127.0.0.1, port: 1 }",
+        "profiles:",
+        "  thermo:",
+        "    3: { 0: { 0: Thermo Inc, 1: T-100 } }",
+        "    3303: { 0: { 5700: 21.5, 5701: Cel } }",
+        "devices:",
+    ] + ["  - { name: %s, adapter: none, profile: thermo }" % d for d in names]
+
+
 def http_get(port, path):
     """GET http://127.0.0.1:port/path from the gateway's HTTP listener: (status, body text),
     also for an error status."""

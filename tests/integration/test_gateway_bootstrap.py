@@ -18,7 +18,7 @@ import shutil
 import tempfile
 
 import harness
-from gw_fixtures import GatewayProc
+from gw_fixtures import GatewayProc, constant_devices
 from lwm2m_server import (CT_TEXT, LwM2MServer, bs_delete, bs_finish, bs_security, bs_server)
 
 GW_ID = "gw-bs"
@@ -36,14 +36,8 @@ def config(devices, bootstrap, bs_timeout=None):
              "lwm2m:",
              "  lifetime: 60",
              "  bootstrap: " + (bootstrap if bs_timeout is None else
-                                bootstrap.replace("{ uri:", "{ timeout: %s, uri:" % bs_timeout)),
-             "adapters:",
-             "  - { name: none, type: modbus-tcp, host: 127.0.0.1, port: 1 }",
-             "profiles:",
-             "  thermo:",
-             "    3303: { 0: { 5700: 21.5, 5701: Cel } }",
-             "devices:"] + ["  - { name: %s, adapter: none, profile: thermo }" % d
-                            for d in devices]
+                                bootstrap.replace("{ uri:", "{ timeout: %s, uri:" % bs_timeout))
+             ] + constant_devices(devices)
     return "\n".join(lines) + "\n"
 
 

@@ -25,7 +25,7 @@ import tempfile
 
 import dtls_certs
 import harness
-from gw_fixtures import GatewayProc, http_get
+from gw_fixtures import GatewayProc, constant_devices, http_get
 from lwm2m_server import CT_TEXT, LwM2MServer
 from mb_common import free_tcp_port
 
@@ -44,15 +44,7 @@ def config(servers, devices=("c1", "c2"), http=None, extra=""):
              "lwm2m:",
              "  lifetime: 60",
              extra.rstrip("\n"),
-             "  servers:"] + ["    - " + s for s in servers] + [
-             "adapters:",
-             "  - { name: none, type: modbus-tcp, host: 127.0.0.1, port: 1 }",
-             "profiles:",
-             "  thermo:",
-             "    3: { 0: { 0: Thermo Inc, 1: T-100 } }",
-             "    3303: { 0: { 5700: 21.5, 5701: Cel } }",
-             "devices:"] + ["  - { name: %s, adapter: none, profile: thermo }" % d
-                            for d in devices]
+             "  servers:"] + ["    - " + s for s in servers] + constant_devices(devices)
     return "\n".join(ln for ln in lines if ln) + "\n"
 
 

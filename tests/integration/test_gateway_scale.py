@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 
 import harness
+from gw_fixtures import constant_devices
 from lwm2m_server import CT_TEXT, LwM2MServer, parse_links
 
 GW_ID = "gw-scale"
@@ -35,16 +36,7 @@ def config(n):
         "  endpoint_name: 'urn:dev:{gateway}'",
         "  lifetime: 300",
         "  servers: [ { uri: 'coap://127.0.0.1:%d' } ]" % S["srv"].port,
-        # constant-bound devices: their adapter is never asked for anything
-        "adapters:",
-        "  - { name: none, type: modbus-tcp, host: 127.0.0.1, port: 1 }",
-        "profiles:",
-        "  thermo:",
-        "    3: { 0: { 0: Thermo Inc, 1: T-100 } }",
-        "    3303: { 0: { 5700: 21.5, 5701: Cel } }",
-        "devices:",
-    ] + ["  - { name: %s, adapter: none, profile: thermo }" % dev(i)
-         for i in range(1, n + 1)]) + "\n"
+    ] + constant_devices([dev(i) for i in range(1, n + 1)])) + "\n"
 
 
 def write_config(n):
