@@ -674,7 +674,7 @@ int gw_run(const char *path) {
         cfg_free(g.cfg);
         return EXIT_INVALID;
     }
-    if (gw_resolve_servers(g.cfg, &g.log, g.server_uri) != 0) {
+    if (gw_resolve_servers(g.cfg, &g.log, &g.server_uri) != 0) {
         cfg_free(g.cfg);
         return EXIT_FAILURE;
     }

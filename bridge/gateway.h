@@ -43,6 +43,9 @@ struct gw_handle {
 #define GW_MAX_SERVERS 16 /* lwm2m.servers[] an endpoint registers with */
 #define GW_URI_MAX     96 /* "coaps://[IPv6%scope]:port" */
 #define GW_BS_SLOT     GW_MAX_SERVERS
+/* lwm2m.servers[] with numeric addresses, then (at GW_BS_SLOT) lwm2m.bootstrap's. A type of its
+ * own so that every copy has the right size (the compiler checks pointers to it). */
+typedef char gw_uri_table[GW_MAX_SERVERS + 1][GW_URI_MAX];
 
 struct gw {
     struct event_base *base;
@@ -67,8 +70,7 @@ struct gw {
     struct lwm2m_endpoint *host; /* gateway mode: the one endpoint (the engine owns it) */
     void *host_ctx;              /* ... and its provider context (owned, freed at teardown) */
     uint64_t reloads, reload_failures;
-    /* lwm2m.servers[] with numeric addresses, then (at GW_BS_SLOT) lwm2m.bootstrap's */
-    char server_uri[GW_MAX_SERVERS + 1][GW_URI_MAX];
+    gw_uri_table server_uri;
 };
 
 /* Loads path and runs until SIGTERM/SIGINT. Returns the process exit status: 0 after a clean
@@ -90,8 +92,7 @@ struct gw_servers {
 void gw_server_cfgs(const struct gw *g, const char *device, struct gw_servers *out);
 /* gw_resolve.c: lwm2m.servers[] of cfg as URIs with numeric addresses (host names resolved now,
  * blocking: call it before the loop runs or while it may wait). Returns 0, or -1 logged. */
-int gw_resolve_servers(const struct cfg *cfg, struct br_log *log,
-                       char (*uris)[GW_URI_MAX]); /* GW_MAX_SERVERS + 1 of them */
+int gw_resolve_servers(const struct cfg *cfg, struct br_log *log, gw_uri_table *uris);
 void gw_endpoint_detach(struct gw *g, struct br_device *d);
 int gw_devices_create(struct gw *g, const struct cfg *cfg, bool (*skip)(struct gw *, const char *));
 void gw_adapter_free(struct gw_adapter *ga);

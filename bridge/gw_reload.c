@@ -248,8 +248,8 @@ void gw_reload(struct gw *g) {
         g->reload_failures++;
         return;
     }
-    char uris[GW_MAX_SERVERS][GW_URI_MAX];
-    if (gw_resolve_servers(nc, &g->log, uris) != 0) {
+    gw_uri_table uris;
+    if (gw_resolve_servers(nc, &g->log, &uris) != 0) {
         BR_ERR(&g->log, "reload failed: keeping the running configuration");
         cfg_free(nc);
         g->reload_failures++;

@@ -67,16 +67,16 @@ static int resolve_server(const struct cfg_server *s, const char *what, struct b
     return 0;
 }
 
-int gw_resolve_servers(const struct cfg *cfg, struct br_log *log, char (*uris)[GW_URI_MAX]) {
+int gw_resolve_servers(const struct cfg *cfg, struct br_log *log, gw_uri_table *uris) {
     const struct cfg_lwm2m *l = &cfg->lwm2m;
     char what[48];
     for (size_t i = 0; i < l->nservers && i < GW_MAX_SERVERS; i++) {
         snprintf(what, sizeof(what), "lwm2m.servers[%zu]", i);
-        if (resolve_server(&l->servers[i], what, log, uris[i]) != 0)
+        if (resolve_server(&l->servers[i], what, log, (*uris)[i]) != 0)
             return -1;
     }
-    uris[GW_BS_SLOT][0] = '\0';
+    (*uris)[GW_BS_SLOT][0] = '\0';
     return l->bootstrap != NULL
-               ? resolve_server(l->bootstrap, "lwm2m.bootstrap", log, uris[GW_BS_SLOT])
+               ? resolve_server(l->bootstrap, "lwm2m.bootstrap", log, (*uris)[GW_BS_SLOT])
                : 0;
 }
