@@ -229,7 +229,8 @@ static void bs_load(struct lwm2m_bs *bs, struct lwm2m_bs_server **saved, size_t 
     lwm2m_bs_data_free(&bs->data);
     char aerr[256] = "";
     int arc = lwm2m_bs_state_set_aside(bs->dir, bs->path, aerr, sizeof(aerr));
-    snprintf(err, sizeof(err), "%s: %s; %s%s", bs->path, diag,
+    /* Each part bounded so the line fits err whole (gcc's -Wformat-truncation at -O0). */
+    snprintf(err, sizeof(err), "%.160s: %.160s; %s%.160s", bs->path, diag,
              arc == 0 ? "moved aside" : "not moved aside: ", aerr);
     bs_emit(bs, LWM2M_EV_BOOTSTRAP_STATE_INVALID, k, 0, err);
 }

@@ -96,8 +96,9 @@ static int dbl_precision_search(double v) {
     int lo = 1, hi = 17;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
-        snprintf(tmp, sizeof(tmp), "%.*g", mid, v);
-        if (strtod(tmp, NULL) == v) {
+        /* At most 17 significant digits: "-d.dddddddddddddddde-308" fits tmp. */
+        int len = snprintf(tmp, sizeof(tmp), "%.*g", mid, v);
+        if (len > 0 && (size_t)len < sizeof(tmp) && strtod(tmp, NULL) == v) {
             hi = mid;
         } else {
             lo = mid + 1;
