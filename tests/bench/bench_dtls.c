@@ -24,11 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "lwm2m/dtls.h"
 #include "lwm2m/engine.h"
 #include "lwm2m/error.h"
@@ -43,19 +43,6 @@
 #define LINE_CAP      65536
 
 /* ---- measurements ----------------------------------------------------------------------- */
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_self_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
 
 /* utime + stime of another process, from /proc/PID/stat (fields 14 and 15). */
 static double cpu_pid_s(pid_t pid) {
@@ -72,19 +59,6 @@ static double cpu_pid_s(pid_t pid) {
         sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return 0;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static long rss_kib(pid_t pid) {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-    FILE *f = fopen(path, "r");
-    long pages = 0, resident = 0;
-    if (f != NULL) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-            resident = 0;
-        fclose(f);
-    }
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 static size_t heap_bytes(void) {
@@ -208,8 +182,8 @@ static int server_start(struct server *s, size_t n, bool shared) {
     s->in_fd = in[1];
     s->out_fd = out[0];
     fcntl(s->out_fd, F_SETFL, fcntl(s->out_fd, F_GETFL) | O_NONBLOCK);
-    double end = now_s() + 10;
-    while (s->dtls_port <= 0 && now_s() < end) {
+    double end = bench_now_s() + 10;
+    while (s->dtls_port <= 0 && bench_now_s() < end) {
         struct pollfd pfd = {.fd = s->out_fd, .events = POLLIN};
         poll(&pfd, 1, 100);
         if (server_read(s) < 0)
@@ -296,7 +270,7 @@ static void on_server_out(evutil_socket_t fd, short what, void *arg) {
 }
 
 static void run_for(struct phase *ph, double secs) {
-    struct timeval tv = {(time_t)secs, (suseconds_t)((secs - (double)(time_t)secs) * 1e6)};
+    struct timeval tv = bench_timeval(secs);
     event_base_loopexit(ph->base, &tv);
     event_base_dispatch(ph->base);
 }
@@ -315,7 +289,7 @@ static int add_endpoints(struct phase *ph, size_t from, size_t to) {
                                    .psk = ph->dtls ? key : NULL,
                                    .psk_len = ph->dtls ? sizeof(key) : 0};
     for (size_t i = from; i < to; i++) {
-        char name[48], serial[24];
+        char name[48];
         snprintf(name, sizeof(name), "urn:dev:bench-%s:%zu", ph->name, i);
         snprintf(identity, sizeof(identity), ph->shared ? "bench" : "bench-%zu", i);
         struct lwm2m_endpoint_cfg cfg = {
@@ -323,13 +297,7 @@ static int add_endpoints(struct phase *ph, size_t from, size_t to) {
         struct lwm2m_memstore *ms;
         if (lwm2m_memstore_new(ph->model, &ms) != 0)
             return -1;
-        snprintf(serial, sizeof(serial), "SN-%06zu", i);
-        struct lwm2m_path p = lwm2m_path_make(3, 3, 0, 2, 0);
-        struct lwm2m_value v = lwm2m_value_string(serial, strlen(serial));
-        lwm2m_memstore_set(ms, &p, &v);
-        p = lwm2m_path_make(3, 3303, 0, 5700, 0);
-        v = lwm2m_value_float(21.5);
-        lwm2m_memstore_set(ms, &p, &v);
+        bench_fill_device(ms, i);
         if (lwm2m_endpoint_add(ph->eng, &cfg, &lwm2m_memstore_provider, ms, NULL) != 0) {
             fprintf(stderr, "endpoint %zu: cannot add (%s; file descriptors? ulimit -n)\n", i,
                     lwm2m_engine_dtls_error(ph->eng));
@@ -375,25 +343,25 @@ static void phase_run(struct phase *ph) {
     if (phase_setup(ph) != 0 || register_batch(ph, 0, 1, 30.0) != 0)
         return;
     run_for(ph, 0.2); /* let the first settle (its server line, timers) */
-    r->rss1 = rss_kib(getpid());
+    r->rss1 = bench_rss_kib(getpid());
     r->heap1 = heap_bytes();
-    r->srv_rss1 = rss_kib(spid);
-    double c0 = cpu_self_s(), s0 = cpu_pid_s(spid), t0 = now_s();
+    r->srv_rss1 = bench_rss_kib(spid);
+    double c0 = bench_cpu_self_s(), s0 = cpu_pid_s(spid), t0 = bench_now_s();
     int rc = register_batch(ph, 1, ph->n, deadline);
-    r->t_reg = now_s() - t0;
-    r->gw_cpu = cpu_self_s() - c0;
+    r->t_reg = bench_now_s() - t0;
+    r->gw_cpu = bench_cpu_self_s() - c0;
     r->srv_cpu = cpu_pid_s(spid) - s0;
     if (rc != 0)
         fprintf(stderr, "%s: %zu of %zu registered after %.0f s\n", ph->name, r->registered, ph->n,
                 deadline);
-    c0 = cpu_self_s();
+    c0 = bench_cpu_self_s();
     s0 = cpu_pid_s(spid);
     run_for(ph, ph->idle_s);
-    r->idle_gw = (cpu_self_s() - c0) / ph->idle_s;
+    r->idle_gw = (bench_cpu_self_s() - c0) / ph->idle_s;
     r->idle_srv = (cpu_pid_s(spid) - s0) / ph->idle_s;
-    r->rssn = rss_kib(getpid());
+    r->rssn = bench_rss_kib(getpid());
     r->heapn = heap_bytes();
-    r->srv_rssn = rss_kib(spid);
+    r->srv_rssn = bench_rss_kib(spid);
     r->srv_registers = ph->srv->registers;
     r->srv_dtls_failed = ph->srv->dtls_failed;
     r->srv_dtls_closed = ph->srv->dtls_closed;
@@ -466,10 +434,7 @@ int main(int argc, char **argv) {
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000;
     double idle_s = argc > 2 ? atof(argv[2]) : 3.0;
     bool shared = argc > 3 && strcmp(argv[3], "shared") == 0;
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+    bench_raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     struct result *res =
         mmap(NULL, 2 * sizeof(*res), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lwm2m/engine.h"
 #include "bench_rd.h"
+#include "bench_util.h"
 #include "lwm2m/error.h"
 #include "lwm2m/memstore.h"
 
@@ -39,30 +39,6 @@ struct bench {
     int stop;
 };
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static long rss_kib(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (f != NULL) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-            resident = 0;
-        fclose(f);
-    }
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static int rd_handle(void *ctx, struct coap_endpoint *ep, const struct coap_incoming *in) {
     bool registered;
     return bench_rd_answer(&((struct bench *)ctx)->rd, ep, in, &registered);
@@ -75,17 +51,11 @@ static void on_event(void *ctx, const struct lwm2m_event *ev) {
         event_base_loopbreak(b->base);
 }
 
+/* The device's resources: bench_fill_device()'s and a Manufacturer /3/0/0. */
 static void fill(struct lwm2m_memstore *ms, size_t i) {
-    char serial[24];
-    snprintf(serial, sizeof(serial), "SN-%06zu", i);
-    struct lwm2m_path p = lwm2m_path_make(3, 3, 0, 2, 0);
-    struct lwm2m_value v = lwm2m_value_string(serial, strlen(serial));
-    lwm2m_memstore_set(ms, &p, &v);
-    p = lwm2m_path_make(3, 3, 0, 0, 0);
-    v = lwm2m_value_string("bench", 5);
-    lwm2m_memstore_set(ms, &p, &v);
-    p = lwm2m_path_make(3, 3303, 0, 5700, 0);
-    v = lwm2m_value_float(21.5);
+    bench_fill_device(ms, i);
+    struct lwm2m_path p = lwm2m_path_make(3, 3, 0, 0, 0);
+    struct lwm2m_value v = lwm2m_value_string("bench", 5);
     lwm2m_memstore_set(ms, &p, &v);
 }
 
@@ -150,11 +120,11 @@ static int add_endpoints(struct bench *b, struct lwm2m_memstore **stores, size_t
 static double register_batch(struct bench *b, struct lwm2m_memstore **stores, size_t from,
                              size_t to, const char *uri) {
     b->rd.want = to;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (add_endpoints(b, stores, from, to, uri) != 0)
         return -1;
     event_base_dispatch(b->base);
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 static void measure_reads(struct bench *b, double secs) {
@@ -164,11 +134,11 @@ static void measure_reads(struct bench *b, double secs) {
         b->rctx[k] = (struct reader_ctx){b, k};
         read_next(b, k);
     }
-    struct timeval tv = {(time_t)secs, (suseconds_t)((secs - (double)(time_t)secs) * 1e6)};
+    struct timeval tv = bench_timeval(secs);
     event_base_once(b->base, -1, EV_TIMEOUT, stop_cb, b, &tv);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     event_base_dispatch(b->base);
-    double el = now_s() - t0;
+    double el = bench_now_s() - t0;
     printf("reads: %.0f Read requests/s served (GET /3/0/2, text, %d outstanding, %zu endpoints,"
            " %llu errors)\n",
            (double)b->reads / el, READERS, b->rd.npeers, (unsigned long long)b->read_errors);
@@ -177,10 +147,7 @@ static void measure_reads(struct bench *b, double secs) {
 int main(int argc, char **argv) {
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 10000;
     double read_secs = argc > 2 ? atof(argv[2]) : 3.0;
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+    bench_raise_nofile();
     struct bench b = {0};
     b.base = event_base_new();
     lwm2m_model_new(&b.model);
@@ -200,9 +167,9 @@ int main(int argc, char **argv) {
     snprintf(uri, sizeof(uri), "coap://%s", host);
 
     double t1 = register_batch(&b, stores, 0, 1, uri);
-    long rss1 = rss_kib();
+    long rss1 = bench_rss_kib(getpid());
     double tn = register_batch(&b, stores, 1, n, uri);
-    long rssn = rss_kib();
+    long rssn = bench_rss_kib(getpid());
     if (t1 < 0 || tn < 0)
         return 1;
     printf("registration: %zu endpoints registered in %.2f s = %.0f registrations/s\n", n - 1, tn,
@@ -211,12 +178,12 @@ int main(int argc, char **argv) {
            "beyond the first\n",
            rss1, rssn, n, (double)(rssn - rss1) * 1024.0 / (double)(n - 1));
 
-    double c0 = cpu_s();
+    double c0 = bench_cpu_self_s();
     struct timeval idle = {3, 0};
     event_base_once(b.base, -1, EV_TIMEOUT, stop_cb, &b, &idle);
     event_base_dispatch(b.base);
     printf("idle: %.2f %% of one core over 3 s with %zu registered endpoints\n",
-           (cpu_s() - c0) / 3.0 * 100.0, n);
+           (bench_cpu_self_s() - c0) / 3.0 * 100.0, n);
     b.stop = 0;
     measure_reads(&b, read_secs);
     return 0;

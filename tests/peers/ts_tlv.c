@@ -185,10 +185,12 @@ static json_t *member(const json_t *obj, int id) {
     return json_object_get(obj, key);
 }
 
-/* The TLVs of the members of obj: resources (kind TLV_RESOURCE), resource instances
- * (TLV_RESINST) or object instances (TLV_INSTANCE). */
-static int tlv_members(const json_t *obj, enum tlv_type kind, struct buf *out, char *err,
-                       size_t errlen) {
+/* Handles one member (id, v) of an object; 0, or -1 with err set. */
+typedef int member_fn(void *ctx, int id, const json_t *v, char *err, size_t errlen);
+
+/* Calls fn for each member of obj in ascending ID order until one fails; -1 with err set when
+ * obj is not an object keyed by numeric IDs. */
+static int each_member(const json_t *obj, member_fn *fn, void *ctx, char *err, size_t errlen) {
     size_t n;
     int *ids = json_is_object(obj) ? sorted_ids(obj, &n) : NULL;
     if (!ids) {
@@ -196,24 +198,45 @@ static int tlv_members(const json_t *obj, enum tlv_type kind, struct buf *out, c
         return -1;
     }
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        const json_t *v = member(obj, ids[i]);
-        struct buf body = {NULL, 0, 0, false};
-        if (kind == TLV_INSTANCE) {
-            rc = tlv_members(v, TLV_RESOURCE, &body, err, errlen);
-            tlv_wrap(out, TLV_INSTANCE, ids[i], &body);
-        } else if (kind == TLV_RESOURCE && is_multiple(v)) {
-            rc = tlv_members(v, TLV_RESINST, &body, err, errlen);
-            tlv_wrap(out, TLV_MULTIPLE, ids[i], &body);
-        } else if ((rc = tlv_value(v, &body)) < 0) {
-            snprintf(err, errlen, "%d: not a string, number, boolean, {hex} or {objlnk}", ids[i]);
-        } else {
-            tlv_wrap(out, kind, ids[i], &body);
-        }
-        free(body.p);
-    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = fn(ctx, ids[i], member(obj, ids[i]), err, errlen);
     free(ids);
     return rc;
+}
+
+struct tlv_ctx {
+    enum tlv_type kind;
+    struct buf *out;
+};
+
+static int tlv_members(const json_t *obj, enum tlv_type kind, struct buf *out, char *err,
+                       size_t errlen);
+
+static int tlv_member(void *ctx, int id, const json_t *v, char *err, size_t errlen) {
+    const struct tlv_ctx *c = ctx;
+    struct buf body = {NULL, 0, 0, false};
+    int rc = 0;
+    if (c->kind == TLV_INSTANCE) {
+        rc = tlv_members(v, TLV_RESOURCE, &body, err, errlen);
+        tlv_wrap(c->out, TLV_INSTANCE, id, &body);
+    } else if (c->kind == TLV_RESOURCE && is_multiple(v)) {
+        rc = tlv_members(v, TLV_RESINST, &body, err, errlen);
+        tlv_wrap(c->out, TLV_MULTIPLE, id, &body);
+    } else if ((rc = tlv_value(v, &body)) < 0) {
+        snprintf(err, errlen, "%d: not a string, number, boolean, {hex} or {objlnk}", id);
+    } else {
+        tlv_wrap(c->out, c->kind, id, &body);
+    }
+    free(body.p);
+    return rc;
+}
+
+/* The TLVs of the members of obj: resources (kind TLV_RESOURCE), resource instances
+ * (TLV_RESINST) or object instances (TLV_INSTANCE). */
+static int tlv_members(const json_t *obj, enum tlv_type kind, struct buf *out, char *err,
+                       size_t errlen) {
+    struct tlv_ctx c = {kind, out};
+    return each_member(obj, tlv_member, &c, err, errlen);
 }
 
 /* ---- SenML records ---- */
@@ -255,35 +278,39 @@ static json_t *senml_record(const char *name, const json_t *v) {
     return r;
 }
 
+struct senml_ctx {
+    const char *prefix;
+    int nest;
+    json_t *recs;
+};
+
+static int senml_members(const json_t *obj, const char *prefix, int nest, json_t *recs, char *err,
+                         size_t errlen);
+
+static int senml_member(void *ctx, int id, const json_t *v, char *err, size_t errlen) {
+    const struct senml_ctx *c = ctx;
+    char name[32];
+    if (c->nest > 0 && is_multiple(v)) {
+        snprintf(name, sizeof(name), "%s%d/", c->prefix, id);
+        return senml_members(v, name, c->nest - 1, c->recs, err, errlen);
+    }
+    snprintf(name, sizeof(name), "%s%d", c->prefix, id);
+    json_t *r = senml_record(name, v);
+    int rc = 0;
+    if (!r) {
+        snprintf(err, errlen, "%s: not a string, number, boolean, {hex} or {objlnk}", name);
+        rc = -1;
+    }
+    json_array_append_new(c->recs, r);
+    return rc;
+}
+
 /* Records named prefix + ID for every value under obj. nest: how many levels below obj may still
  * be objects (object instances, then multiple resources) rather than values. */
 static int senml_members(const json_t *obj, const char *prefix, int nest, json_t *recs, char *err,
                          size_t errlen) {
-    size_t n;
-    int *ids = json_is_object(obj) ? sorted_ids(obj, &n) : NULL;
-    if (!ids) {
-        snprintf(err, errlen, "want an object keyed by numeric IDs");
-        return -1;
-    }
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        const json_t *v = member(obj, ids[i]);
-        char name[32];
-        if (nest > 0 && is_multiple(v)) {
-            snprintf(name, sizeof(name), "%s%d/", prefix, ids[i]);
-            rc = senml_members(v, name, nest - 1, recs, err, errlen);
-            continue;
-        }
-        snprintf(name, sizeof(name), "%s%d", prefix, ids[i]);
-        json_t *r = senml_record(name, v);
-        if (!r) {
-            snprintf(err, errlen, "%s: not a string, number, boolean, {hex} or {objlnk}", name);
-            rc = -1;
-        }
-        json_array_append_new(recs, r);
-    }
-    free(ids);
-    return rc;
+    struct senml_ctx c = {prefix, nest, recs};
+    return each_member(obj, senml_member, &c, err, errlen);
 }
 
 /* ---- the write payload ---- */

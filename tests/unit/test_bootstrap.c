@@ -273,19 +273,61 @@ static char *state_file(struct bsfx *f) {
     return p;
 }
 
+/* A fixture whose endpoint (no configured server) has sent its Bootstrap-Request. */
+static struct bsfx *bs_requested(void) {
+    struct bsfx *f = fx_new();
+    fx_start(f, false);
+    expect_request(f, &f->bs, COAP_POST, "bs");
+    return f;
+}
+
+/* The same with the Request answered 2.04: the bootstrap server may write. */
+static struct bsfx *bs_begin(void) {
+    struct bsfx *f = bs_requested();
+    answer(&f->bs, COAP_204_CHANGED);
+    return f;
+}
+
+/* Bootstrap-Write of Security instance /0/iid (not the bootstrap account), expecting 2.04. */
+static void bs_write_security(struct bsfx *f, uint16_t iid, const char *uri, uint8_t mode,
+                              uint8_t ssid) {
+    uint8_t b[256];
+    char path[16];
+    size_t n = tlv_security(b, uri, false, mode, ssid);
+    snprintf(path, sizeof(path), "0/%u", iid);
+    assert_int_equal(request(f, &f->bs, COAP_PUT, path, LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
+}
+
+/* Bootstrap-Write of /1 with one Server instance iid for ssid, expecting 2.04. */
+static void bs_write_server(struct bsfx *f, uint16_t iid, uint8_t ssid) {
+    uint8_t b[128];
+    size_t n = tlv_server_object(b, iid, ssid);
+    assert_int_equal(request(f, &f->bs, COAP_PUT, "1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
+}
+
+/* Bootstrap-Finish; returns the answer's code (its diagnostic payload in f->text). */
+static uint8_t bs_finish(struct bsfx *f) {
+    return request(f, &f->bs, COAP_POST, "bs", -1, -1, NULL, 0);
+}
+
+/* The LwM2M server receives the Register (its Uri-Query left in f->text) and answers 2.01. */
+static void dm_register(struct bsfx *f) {
+    expect_request(f, &f->dm, COAP_POST, "rd");
+    answer(&f->dm, COAP_201_CREATED);
+    peer_wait(f, &f->dm, 50);
+}
+
 /* The bootstrap server's side of a good bootstrap: Delete /, Write /0/1 and /0/9 (its own
  * account), Write /1 with instance 1, then Finish. The Request must have been received. */
 static void bootstrap_good(struct bsfx *f) {
     uint8_t b[256];
     answer(&f->bs, COAP_204_CHANGED);
     assert_int_equal(request(f, &f->bs, COAP_DELETE, "", -1, -1, NULL, 0), COAP_202_DELETED);
-    size_t n = tlv_security(b, f->dm_uri, false, LWM2M_SEC_NOSEC, 101);
-    assert_int_equal(request(f, &f->bs, COAP_PUT, "0/1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
-    n = tlv_security(b, f->bs_uri, true, LWM2M_SEC_NOSEC, 0);
+    bs_write_security(f, 1, f->dm_uri, LWM2M_SEC_NOSEC, 101);
+    size_t n = tlv_security(b, f->bs_uri, true, LWM2M_SEC_NOSEC, 0);
     assert_int_equal(request(f, &f->bs, COAP_PUT, "0/9", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
-    n = tlv_server_object(b, 1, 101);
-    assert_int_equal(request(f, &f->bs, COAP_PUT, "1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
-    assert_int_equal(request(f, &f->bs, COAP_POST, "bs", -1, -1, NULL, 0), COAP_204_CHANGED);
+    bs_write_server(f, 1, 101);
+    assert_int_equal(bs_finish(f), COAP_204_CHANGED);
 }
 
 /* ---- tests -------------------------------------------------------------------------------- */
@@ -304,10 +346,7 @@ static void test_request_carries_ep(void **state) {
 
 static void test_bootstrap_then_register(void **state) {
     (void)state;
-    struct bsfx *f = fx_new();
-    fx_start(f, false);
-    expect_request(f, &f->bs, COAP_POST, "bs");
-    answer(&f->bs, COAP_204_CHANGED);
+    struct bsfx *f = bs_begin();
     /* before any write, Discover shows the version and the owner's objects */
     assert_int_equal(request(f, &f->bs, COAP_GET, "", -1, LWM2M_CT_LINK, NULL, 0),
                      COAP_205_CONTENT);
@@ -317,11 +356,9 @@ static void test_bootstrap_then_register(void **state) {
     bootstrap_good(f);
     assert_false(lwm2m_endpoint_bootstrapping(f->ep));
     assert_true(event_at(f, LWM2M_EV_BOOTSTRAP_FINISHED) >= 0);
-    expect_request(f, &f->dm, COAP_POST, "rd");
+    dm_register(f);
     assert_non_null(strstr(f->text, "ep=" EP_NAME));
     assert_non_null(strstr(f->text, "lt=300"));
-    answer(&f->dm, COAP_201_CREATED);
-    peer_wait(f, &f->dm, 50);
     assert_true(lwm2m_endpoint_registered(f->ep));
     /* the LwM2M server sees its Server instance and never the Security object */
     assert_int_equal(request(f, &f->dm, COAP_GET, "1/0/0", -1, -1, NULL, 0), COAP_205_CONTENT);
@@ -335,15 +372,9 @@ static void test_bootstrap_then_register(void **state) {
 
 static void test_bootstrap_operations(void **state) {
     (void)state;
-    struct bsfx *f = fx_new();
-    uint8_t b[256];
-    fx_start(f, false);
-    expect_request(f, &f->bs, COAP_POST, "bs");
-    answer(&f->bs, COAP_204_CHANGED);
-    size_t n = tlv_security(b, f->dm_uri, false, LWM2M_SEC_NOSEC, 101);
-    assert_int_equal(request(f, &f->bs, COAP_PUT, "0/1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
-    n = tlv_server_object(b, 1, 101);
-    assert_int_equal(request(f, &f->bs, COAP_PUT, "1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
+    struct bsfx *f = bs_begin();
+    bs_write_security(f, 1, f->dm_uri, LWM2M_SEC_NOSEC, 101);
+    bs_write_server(f, 1, 101);
     /* a single resource in plain text */
     assert_int_equal(request(f, &f->bs, COAP_PUT, "1/1/1", LWM2M_CT_TEXT, -1, "600", 3),
                      COAP_204_CHANGED);
@@ -368,9 +399,8 @@ static void test_bootstrap_operations(void **state) {
     /* Delete /1/1 and /1 comes back empty; write it again and finish */
     assert_int_equal(request(f, &f->bs, COAP_DELETE, "1/1", -1, -1, NULL, 0), COAP_202_DELETED);
     assert_int_equal(request(f, &f->bs, COAP_GET, "1/1", -1, -1, NULL, 0), COAP_404_NOT_FOUND);
-    n = tlv_server_object(b, 4, 101);
-    assert_int_equal(request(f, &f->bs, COAP_PUT, "1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
-    assert_int_equal(request(f, &f->bs, COAP_POST, "bs", -1, -1, NULL, 0), COAP_204_CHANGED);
+    bs_write_server(f, 4, 101);
+    assert_int_equal(bs_finish(f), COAP_204_CHANGED);
     expect_request(f, &f->dm, COAP_POST, "rd");
     assert_non_null(strstr(f->text, "lt=300"));
     fx_free(f);
@@ -378,41 +408,31 @@ static void test_bootstrap_operations(void **state) {
 
 static void test_finish_inconsistent(void **state) {
     (void)state;
-    struct bsfx *f = fx_new();
-    uint8_t b[256];
-    fx_start(f, false);
-    expect_request(f, &f->bs, COAP_POST, "bs");
-    answer(&f->bs, COAP_204_CHANGED);
+    struct bsfx *f = bs_begin();
     /* nothing at all */
-    assert_int_equal(request(f, &f->bs, COAP_POST, "bs", -1, -1, NULL, 0), COAP_406_NOT_ACCEPTABLE);
+    assert_int_equal(bs_finish(f), COAP_406_NOT_ACCEPTABLE);
     assert_non_null(strstr(f->text, "no LwM2M Server account"));
     /* a Security instance without its Server instance */
-    size_t n = tlv_security(b, f->dm_uri, false, LWM2M_SEC_NOSEC, 101);
-    assert_int_equal(request(f, &f->bs, COAP_PUT, "0/1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
-    assert_int_equal(request(f, &f->bs, COAP_POST, "bs", -1, -1, NULL, 0), COAP_406_NOT_ACCEPTABLE);
+    bs_write_security(f, 1, f->dm_uri, LWM2M_SEC_NOSEC, 101);
+    assert_int_equal(bs_finish(f), COAP_406_NOT_ACCEPTABLE);
     assert_non_null(strstr(f->text, "no Server instance with Short Server ID 101"));
-    n = tlv_server_object(b, 1, 101);
-    assert_int_equal(request(f, &f->bs, COAP_PUT, "1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
+    bs_write_server(f, 1, 101);
     /* NoSec mode with a coaps:// URI */
     char suri[64];
     snprintf(suri, sizeof(suri), "coaps://127.0.0.1:%u", f->dm.port);
-    n = tlv_security(b, suri, false, LWM2M_SEC_NOSEC, 101);
-    assert_int_equal(request(f, &f->bs, COAP_PUT, "0/1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
-    assert_int_equal(request(f, &f->bs, COAP_POST, "bs", -1, -1, NULL, 0), COAP_406_NOT_ACCEPTABLE);
+    bs_write_security(f, 1, suri, LWM2M_SEC_NOSEC, 101);
+    assert_int_equal(bs_finish(f), COAP_406_NOT_ACCEPTABLE);
     assert_non_null(strstr(f->text, "coaps:// URI with NoSec mode"));
     /* certificate mode is refused with a reason */
-    n = tlv_security(b, suri, false, LWM2M_SEC_CERT, 101);
-    assert_int_equal(request(f, &f->bs, COAP_PUT, "0/1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
-    assert_int_equal(request(f, &f->bs, COAP_POST, "bs", -1, -1, NULL, 0), COAP_406_NOT_ACCEPTABLE);
+    bs_write_security(f, 1, suri, LWM2M_SEC_CERT, 101);
+    assert_int_equal(bs_finish(f), COAP_406_NOT_ACCEPTABLE);
     assert_non_null(strstr(f->text, "certificate mode by bootstrap not supported"));
     /* a host name is not a numeric URI */
-    n = tlv_security(b, "coap://lwm2m.example.com:5683", false, LWM2M_SEC_NOSEC, 101);
-    assert_int_equal(request(f, &f->bs, COAP_PUT, "0/1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
-    assert_int_equal(request(f, &f->bs, COAP_POST, "bs", -1, -1, NULL, 0), COAP_406_NOT_ACCEPTABLE);
+    bs_write_security(f, 1, "coap://lwm2m.example.com:5683", LWM2M_SEC_NOSEC, 101);
+    assert_int_equal(bs_finish(f), COAP_406_NOT_ACCEPTABLE);
     /* fixed: accepted */
-    n = tlv_security(b, f->dm_uri, false, LWM2M_SEC_NOSEC, 101);
-    assert_int_equal(request(f, &f->bs, COAP_PUT, "0/1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
-    assert_int_equal(request(f, &f->bs, COAP_POST, "bs", -1, -1, NULL, 0), COAP_204_CHANGED);
+    bs_write_security(f, 1, f->dm_uri, LWM2M_SEC_NOSEC, 101);
+    assert_int_equal(bs_finish(f), COAP_204_CHANGED);
     expect_request(f, &f->dm, COAP_POST, "rd");
     fx_free(f);
 }
@@ -420,26 +440,20 @@ static void test_finish_inconsistent(void **state) {
 /* A PSK server: Finish accepted, and the Register starts a DTLS handshake (a ClientHello). */
 static void test_psk_server(void **state) {
     (void)state;
-    struct bsfx *f = fx_new();
+    struct bsfx *f = bs_begin();
     uint8_t b[256], key[4] = {1, 2, 3, 4};
-    fx_start(f, false);
-    expect_request(f, &f->bs, COAP_POST, "bs");
-    answer(&f->bs, COAP_204_CHANGED);
     char suri[64];
     snprintf(suri, sizeof(suri), "coaps://127.0.0.1:%u", f->dm.port);
-    size_t n = tlv_security(b, suri, false, LWM2M_SEC_PSK, 101);
-    assert_int_equal(request(f, &f->bs, COAP_PUT, "0/1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
-    n = tlv_server_object(b, 1, 101);
-    assert_int_equal(request(f, &f->bs, COAP_PUT, "1", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
-    assert_int_equal(request(f, &f->bs, COAP_POST, "bs", -1, -1, NULL, 0),
-                     COAP_406_NOT_ACCEPTABLE); /* no identity, no key */
-    n = tlv_str(b, 3, "psk-id-1");
+    bs_write_security(f, 1, suri, LWM2M_SEC_PSK, 101);
+    bs_write_server(f, 1, 101);
+    assert_int_equal(bs_finish(f), COAP_406_NOT_ACCEPTABLE); /* no identity, no key */
+    size_t n = tlv_str(b, 3, "psk-id-1");
     assert_int_equal(request(f, &f->bs, COAP_PUT, "0/1/3", LWM2M_CT_TLV, -1, b, n),
                      COAP_204_CHANGED);
     n = tlv(b, 3, 5, key, sizeof(key));
     assert_int_equal(request(f, &f->bs, COAP_PUT, "0/1/5", LWM2M_CT_TLV, -1, b, n),
                      COAP_204_CHANGED);
-    assert_int_equal(request(f, &f->bs, COAP_POST, "bs", -1, -1, NULL, 0), COAP_204_CHANGED);
+    assert_int_equal(bs_finish(f), COAP_204_CHANGED);
     assert_true(peer_wait(f, &f->dm, 2000));
     assert_int_equal(f->dm.rx[0], 22); /* DTLS record: handshake */
     fx_free(f);
@@ -447,9 +461,7 @@ static void test_psk_server(void **state) {
 
 static void test_saved_state_reused(void **state) {
     (void)state;
-    struct bsfx *f = fx_new();
-    fx_start(f, false);
-    expect_request(f, &f->bs, COAP_POST, "bs");
+    struct bsfx *f = bs_requested();
     bootstrap_good(f);
     expect_request(f, &f->dm, COAP_POST, "rd");
     char *path = state_file(f);
@@ -507,9 +519,7 @@ static void test_corrupt_state_ignored(void **state) {
 
 static void test_request_timeout_retries(void **state) {
     (void)state;
-    struct bsfx *f = fx_new();
-    fx_start(f, false);
-    expect_request(f, &f->bs, COAP_POST, "bs");
+    struct bsfx *f = bs_requested();
     uint16_t first = f->bs.msg.mid;
     /* unanswered: one retransmission, the timeout, then a new Request after the back-off */
     expect_request(f, &f->bs, COAP_POST, "bs");
@@ -555,9 +565,7 @@ static void test_bootstrap_request_trigger(void **state) {
     (void)state;
     struct bsfx *f = fx_new();
     fx_start(f, true);
-    expect_request(f, &f->dm, COAP_POST, "rd");
-    answer(&f->dm, COAP_201_CREATED);
-    peer_wait(f, &f->dm, 50);
+    dm_register(f);
     assert_true(lwm2m_endpoint_registered(f->ep));
     assert_int_equal(request(f, &f->dm, COAP_GET, "1/0", -1, LWM2M_CT_LINK, NULL, 0),
                      COAP_205_CONTENT);
@@ -567,10 +575,7 @@ static void test_bootstrap_request_trigger(void **state) {
     assert_true(lwm2m_endpoint_bootstrapping(f->ep));
     assert_false(lwm2m_endpoint_registered(f->ep));
     bootstrap_good(f);
-    expect_request(f, &f->dm, COAP_POST, "rd");
-    /* the same through the API */
-    answer(&f->dm, COAP_201_CREATED);
-    peer_wait(f, &f->dm, 50);
+    dm_register(f); /* then the same through the API */
     assert_int_equal(lwm2m_endpoint_bootstrap(f->ep), 0);
     expect_request(f, &f->bs, COAP_POST, "bs");
     fx_free(f);

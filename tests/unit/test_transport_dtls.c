@@ -386,6 +386,13 @@ static void fx_connect(struct fx *f) {
     assert_int_equal(coap_dtls_peer_state(f->t, &f->srv.addr), COAP_DTLS_CONNECTED);
 }
 
+/* Runs until the handshake fails (within ms): one FAILED event, for the reason why. */
+static void fx_failed(struct fx *f, unsigned ms, const char *why) {
+    RUN_UNTIL(f, f->ev[COAP_DTLS_EV_FAILED] == 1, ms);
+    assert_int_equal(f->ev[COAP_DTLS_EV_FAILED], 1);
+    assert_string_equal(f->why, why);
+}
+
 /* ---- Shared state of the tests ----------------------------------------------------------------
  */
 
@@ -486,10 +493,8 @@ static void test_psk_unknown_identity(void **state) {
     uint64_t t0 = now_ms();
     assert_int_equal(fx_send(&f, "a"), 0);
     assert_int_equal(fx_send(&f, "b"), 0);
-    RUN_UNTIL(&f, f.ev[COAP_DTLS_EV_FAILED] == 1, 3000);
-    assert_int_equal(f.ev[COAP_DTLS_EV_FAILED], 1);
+    fx_failed(&f, 3000, "alert: unknown PSK identity");
     assert_true(now_ms() - t0 < 1000);
-    assert_string_equal(f.why, "alert: unknown PSK identity");
     assert_int_equal(f.st.tx_dropped, 2);
     assert_int_equal(f.st.handshakes_failed, 1);
     assert_int_equal(f.ev[COAP_DTLS_EV_CONNECTED], 0);
@@ -513,8 +518,7 @@ static void test_psk_peer_identity(void **state) {
     assert_int_equal(coap_dtls_set_peer_identity(f.t, &f.srv.addr, NULL), 0);
     coap_dtls_reset_peer(f.t, &f.srv.addr);
     assert_int_equal(fx_send(&f, "ctx"), 0);
-    RUN_UNTIL(&f, f.ev[COAP_DTLS_EV_FAILED] == 1, 3000);
-    assert_string_equal(f.why, "alert: unknown PSK identity");
+    fx_failed(&f, 3000, "alert: unknown PSK identity");
     /* misuse */
     struct coap_addr other;
     coap_addr_parse(&other, "127.0.0.1", 9);
@@ -532,9 +536,7 @@ static void test_psk_wrong_key(void **state) {
     fx_open(&f, g.srv_psk, g.bad_key);
     assert_int_equal(coap_dtls_set_handshake_ms(f.t, 300), 0);
     assert_int_equal(fx_send(&f, "a"), 0);
-    RUN_UNTIL(&f, f.ev[COAP_DTLS_EV_FAILED] == 1, 3000);
-    assert_int_equal(f.ev[COAP_DTLS_EV_FAILED], 1);
-    assert_string_equal(f.why, "handshake timeout");
+    fx_failed(&f, 3000, "handshake timeout");
     assert_int_equal(f.st.tx_dropped, 1);
     assert_int_equal(f.srv.got, 0);
     fx_close(&f);
@@ -551,9 +553,7 @@ static void test_handshake_timeout(void **state) {
     assert_int_equal(coap_dtls_set_handshake_ms(f.t, 1400), 0);
     uint64_t t0 = now_ms();
     assert_int_equal(fx_send(&f, "a"), 0);
-    RUN_UNTIL(&f, f.ev[COAP_DTLS_EV_FAILED] == 1, 4000);
-    assert_int_equal(f.ev[COAP_DTLS_EV_FAILED], 1);
-    assert_string_equal(f.why, "handshake timeout");
+    fx_failed(&f, 4000, "handshake timeout");
     assert_true(now_ms() - t0 >= 1400);
     assert_int_equal(f.srv.dgrams, 2);
     assert_int_equal(f.st.handshakes_failed, 1);
@@ -579,9 +579,7 @@ static void test_cert_modes(void **state) {
 
     fx_open(&f, g.srv_cert, wrong);
     assert_int_equal(fx_send(&f, "a"), 0);
-    RUN_UNTIL(&f, f.ev[COAP_DTLS_EV_FAILED] == 1, 3000);
-    assert_int_equal(f.ev[COAP_DTLS_EV_FAILED], 1);
-    assert_string_equal(f.why, "certificate verify failed: unable to get local issuer certificate");
+    fx_failed(&f, 3000, "certificate verify failed: unable to get local issuer certificate");
     assert_int_equal(f.srv.got, 0);
     fx_close(&f);
 
