@@ -118,6 +118,9 @@ bool gw_host_mode(const struct gw *g);
 int gw_host_attach(struct gw *g, struct br_device *d);
 void gw_host_detach(struct gw *g, struct br_device *d);
 void gw_host_close(struct gw *g);
+/* Closes the endpoint for good (reload: other servers, settings or mode); the next attach opens
+ * a new one with the current settings. */
+void gw_host_retire(struct gw *g);
 void gw_host_registered(struct gw *g, bool reg);
 
 /* gw_report.c: creates gateway.state_dir when lwm2m.store needs it (0, or a negative errno,

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "gateway.h"
 #include "lwm2m/error.h"
 #include "gw_version.h"
@@ -212,6 +214,20 @@ void gw_host_close(struct gw *g) {
     struct lwm2m_endpoint *ep = g->host;
     g->host = NULL;
     lwm2m_endpoint_remove(ep); /* De-registers; g->host_ctx stays until teardown */
+}
+
+void gw_host_retire(struct gw *g) {
+    struct gw_host *host = g->host_ctx;
+    gw_host_close(g);
+    if (host == NULL)
+        return;
+    /* The engine may still call the provider until the De-register is answered: the context
+     * waits among the tombstones (its handle comes first), which gc_cb frees once the engine
+     * has let go of every endpoint the bridge gave up. */
+    g->host_ctx = NULL;
+    host->h.next = g->tombs;
+    g->tombs = &host->h;
+    event_active(g->ev_gc, EV_TIMEOUT, 1);
 }
 
 void gw_host_registered(struct gw *g, bool reg) {

@@ -99,6 +99,21 @@ static bool lwm2m_eq(const struct cfg_lwm2m *a, const struct cfg_lwm2m *b) {
     return true;
 }
 
+/* The resolved addresses of servers whose config did not change: a host name may point
+ * elsewhere now. Logs each one that moved. */
+static bool addresses_eq(struct gw *g, const struct cfg *nc, gw_uri_table *uris) {
+    bool eq = true;
+    for (size_t i = 0; i <= GW_BS_SLOT; i++) {
+        bool used = i == GW_BS_SLOT ? nc->lwm2m.bootstrap != NULL : i < nc->lwm2m.nservers;
+        if (!used || strcmp(g->server_uri[i], (*uris)[i]) == 0)
+            continue;
+        if (g->server_uri[i][0] != '\0')
+            BR_INFO(&g->log, "reload: server %s is now %s", g->server_uri[i], (*uris)[i]);
+        eq = false;
+    }
+    return eq;
+}
+
 static bool models_eq(const struct cfg_lwm2m *a, const struct cfg_lwm2m *b) {
     if (a->nmodels != b->nmodels)
         return false;
@@ -257,7 +272,7 @@ void gw_reload(struct gw *g) {
     }
     if (!models_eq(&old->lwm2m, &nc->lwm2m))
         BR_WARN(&g->log, "reload: lwm2m.models changed; new models take effect on restart");
-    bool all = !lwm2m_eq(&old->lwm2m, &nc->lwm2m) ||
+    bool all = !lwm2m_eq(&old->lwm2m, &nc->lwm2m) || !addresses_eq(g, nc, &uris) ||
                ((nc->lwm2m.store.enabled || nc->lwm2m.bootstrap != NULL) &&
                 !str_eq(old->gateway.state_dir, nc->gateway.state_dir));
     if (gw_state_dir_prepare(g, nc) != 0) {
@@ -271,6 +286,8 @@ void gw_reload(struct gw *g) {
     size_t kept = 0, before = g->ndevices;
     drop_adapters(g, nc, all);
     size_t dropped = drop_devices(g, nc, all, &kept);
+    if (all)
+        gw_host_retire(g); /* gateway mode: the one endpoint registers anew, or goes (mode) */
     g->cfg = nc;
     memcpy(g->server_uri, uris, sizeof(uris));
     gw_apply_settings(g);
