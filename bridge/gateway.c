@@ -459,6 +459,9 @@ static void on_event(void *ctx, const struct lwm2m_event *ev) {
     }
     if (ev->type == LWM2M_EV_REGISTERED)
         progress(g);
+    if (ev->type == LWM2M_EV_REGISTER_FAILED || ev->type == LWM2M_EV_TIMEOUT ||
+        ev->type == LWM2M_EV_SECURE_FAILED || ev->type == LWM2M_EV_NETWORK_ERROR)
+        gw_dns_kick(g); /* the server may have moved */
     /* New servers from the bootstrap server: their queues and reporting options, as at start. */
     if (ev->type == LWM2M_EV_BOOTSTRAP_FINISHED && ev->ep == g->host)
         gw_report_apply_host(g);
@@ -540,6 +543,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg) {
         gw_endpoint_detach(g, d);
     }
     gw_host_close(g);
+    gw_dns_cancel(g);
     struct timeval tv = {STOP_BOUND_S, 0};
     evtimer_add(g->ev_stop_timer, &tv);
     event_active(g->ev_gc, EV_TIMEOUT, 1);
@@ -616,6 +620,8 @@ static int gw_start(struct gw *g) {
             l->nservers > 0 ? l->servers[0].uri : l->bootstrap->uri);
     for (struct br_device *d = g->devices; d != NULL; d = d->next)
         gw_endpoint_attach(g, d);
+    if (gw_dns_apply(g) != 0)
+        return -ENOMEM;
     const struct cfg_gateway *gc = &g->cfg->gateway;
     if (gc->http_host != NULL && gw_http_start(g, gc->http_host, gc->http_port, &g->http) != 0)
         return -EADDRINUSE;
@@ -623,6 +629,7 @@ static int gw_start(struct gw *g) {
 }
 
 static void gw_teardown(struct gw *g) {
+    gw_dns_free(g); /* first: its last callbacks run on the loop */
     gw_http_free(g->http);
     while (g->adapters != NULL) {
         struct gw_adapter *ga = g->adapters;

@@ -71,6 +71,7 @@ struct gw {
     void *host_ctx;              /* ... and its provider context (owned, freed at teardown) */
     uint64_t reloads, reload_failures;
     gw_uri_table server_uri;
+    struct gw_dns *dns; /* owned; NULL while no server is named by a host name */
 };
 
 /* Loads path and runs until SIGTERM/SIGINT. Returns the process exit status: 0 after a clean
@@ -93,6 +94,16 @@ void gw_server_cfgs(const struct gw *g, const char *device, struct gw_servers *o
 /* gw_resolve.c: lwm2m.servers[] of cfg as URIs with numeric addresses (host names resolved now,
  * blocking: call it before the loop runs or while it may wait). Returns 0, or -1 logged. */
 int gw_resolve_servers(const struct cfg *cfg, struct br_log *log, gw_uri_table *uris);
+/* gw_resolve.c, while running: gw_dns_apply (start, after each reload) sets up the lookups of
+ * named servers every lwm2m.dns.refresh on the loop (0, or -1 logged); gw_dns_kick asks for one
+ * soon (a registration failed); gw_dns_cancel stops them (SIGTERM); gw_dns_free before the engine
+ * goes. A host at a new address updates g->server_uri and calls gw_servers_moved. */
+int gw_dns_apply(struct gw *g);
+void gw_dns_kick(struct gw *g);
+void gw_dns_cancel(struct gw *g);
+void gw_dns_free(struct gw *g);
+/* gw_reload.c: every endpoint registers anew with the servers of g->server_uri. */
+void gw_servers_moved(struct gw *g);
 void gw_endpoint_detach(struct gw *g, struct br_device *d);
 int gw_devices_create(struct gw *g, const struct cfg *cfg, bool (*skip)(struct gw *, const char *));
 void gw_adapter_free(struct gw_adapter *ga);

@@ -247,6 +247,15 @@ static void restart_http(struct gw *g, const struct cfg *old) {
         BR_ERR(&g->log, "reload: HTTP listener %s:%u could not start", b->http_host, b->http_port);
 }
 
+void gw_servers_moved(struct gw *g) {
+    for (struct br_device *d = g->devices; d != NULL; d = d->next)
+        gw_endpoint_detach(g, d);
+    gw_host_retire(g);
+    for (struct br_device *d = g->devices; d != NULL; d = d->next)
+        if (d->state != BR_DEV_DOWN_DEREGISTERED)
+            gw_endpoint_attach(g, d);
+}
+
 void gw_reload(struct gw *g) {
     const struct cfg *nc, *old = g->cfg;
     struct cfg_errors errs;
@@ -301,6 +310,7 @@ void gw_reload(struct gw *g) {
         else
             gw_report_apply(g, d); /* kept: notifications and send may have changed */
     }
+    gw_dns_apply(g); /* logged */
     restart_http(g, old);
     cfg_free(old);
     BR_INFO(&g->log, "reload done: %zu kept, %zu removed or changed, %zu added%s", kept, dropped,

@@ -212,6 +212,17 @@ static void print_devices(const struct cfg *cfg) {
     }
 }
 
+/* Host names: looked up again how often, asking whom. */
+static void print_dns(const struct cfg_dns *d) {
+    char every[24];
+    cfg_duration_format(d->refresh_ms, every, sizeof(every));
+    printf("  dns       host names looked up again %s%s, name servers ",
+           d->refresh_ms ? "every " : "", d->refresh_ms ? every : "only at reload");
+    for (size_t i = 0; i < d->nnameservers; i++)
+        printf("%s%s", i ? ", " : "", d->nameservers[i]);
+    printf("%s\n", d->nnameservers ? "" : "of /etc/resolv.conf");
+}
+
 static void print_cfg(const struct cfg *cfg) {
     const struct cfg_gateway *g = &cfg->gateway;
     const struct cfg_lwm2m *l = &cfg->lwm2m;
@@ -238,6 +249,7 @@ static void print_cfg(const struct cfg *cfg) {
     }
     if (l->bootstrap)
         print_server("bootstrap", l->bootstrap);
+    print_dns(&l->dns);
     print_reporting(cfg);
     if (cfg->nadapters) {
         int w = 7;

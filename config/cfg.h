@@ -95,6 +95,15 @@ struct cfg_coap {
     uint32_t max_retransmit; /* MAX_RETRANSMIT; default 4 */
 };
 
+/* lwm2m.dns: server host names are resolved at start and reload, and again every refresh_ms
+ * while running (and soon after a registration fails); a name at a new address moves its
+ * endpoints there. */
+struct cfg_dns {
+    uint32_t refresh_ms;            /* default 5m; 0: only at start and reload */
+    const char *const *nameservers; /* "ip[:port]"; none: /etc/resolv.conf's */
+    size_t nnameservers;
+};
+
 /* lwm2m.store: store-and-forward (Notification Storing, /1/x/6, on every server). */
 struct cfg_store {
     bool enabled;         /* default false */
@@ -135,6 +144,7 @@ struct cfg_lwm2m {
     struct cfg_notifications notifications;
     struct cfg_store store;
     struct cfg_coap coap;
+    struct cfg_dns dns;
 };
 
 enum cfg_adapter_type {

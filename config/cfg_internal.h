@@ -161,6 +161,7 @@ int cfg_check(struct cfg_ctx *ctx);
 int cfg_notifications_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst);
 int cfg_store_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst);
 int cfg_coap_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst);
+int cfg_dns_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst);
 int cfg_send_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst);
 /* Records an error for each path of snd (parsed from the mapping `send`) that names no resource
  * of res[0..nres); `who` starts the message ("profile 'th'"). */

@@ -402,6 +402,10 @@ static const struct cfg_directive lwm2m_dirs[] = {
      .type = CFG_D_CUSTOM,
      .offset = offsetof(struct cfg_lwm2m, coap),
      .fn = cfg_coap_fn},
+    {.name = "dns",
+     .type = CFG_D_CUSTOM,
+     .offset = offsetof(struct cfg_lwm2m, dns),
+     .fn = cfg_dns_fn},
 };
 
 static int lwm2m_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst) {

@@ -9,6 +9,7 @@ PACKAGES=(
   libevent-dev libssl-dev libmosquitto-dev libmodbus-dev libyaml-dev libjansson-dev libcbor-dev
   libexpat1-dev libcmocka-dev
   libcoap3-dev libcoap3-bin libgnutls28-dev openssl mosquitto mosquitto-clients python3 python3-pymodbus socat
+  dnsmasq-base
 )
 
 missing=()
