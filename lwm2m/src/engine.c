@@ -142,7 +142,8 @@ bool lwm2m_endpoint_registered(const struct lwm2m_endpoint *ep) {
 
 static bool ep_all_done(const struct lwm2m_endpoint *ep) {
     for (uint16_t i = 0; i < ep->nservers; i++)
-        if (ep->servers[i].state == LWM2M_REG_DEREGISTERING)
+        if (ep->servers[i].state == LWM2M_REG_DEREGISTERING ||
+            (ep->servers[i].state == LWM2M_REG_REGISTERING && ep->servers[i].xchg != 0))
             return false;
     return true;
 }
@@ -552,7 +553,7 @@ void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep) {
         struct lwm2m_server *s = &ep->servers[i];
         if (lwm2m_reg_is_registered(s))
             lwm2m_reg_deregister(s); /* the last answer frees the endpoint */
-        else
+        else if (!lwm2m_reg_finish_register(s))
             lwm2m_reg_stop(s);
     }
     ep->in_remove = false;

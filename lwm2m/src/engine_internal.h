@@ -190,6 +190,9 @@ void lwm2m_reg_update(struct lwm2m_server *s, bool objects);
 void lwm2m_reg_deregister(struct lwm2m_server *s);
 void lwm2m_reg_disable(struct lwm2m_server *s, uint32_t seconds);
 void lwm2m_reg_stop(struct lwm2m_server *s); /* cancels timers and exchanges, no message */
+/* Endpoint removal with a Register in flight: true when it is left to finish (its answer then
+ * de-registers at once, or ends the server's part); false when none is in flight. */
+bool lwm2m_reg_finish_register(struct lwm2m_server *s);
 /* The secure link to s failed: its Register or Update in flight fails now (not after CoAP's
  * whole retransmission sequence), with the usual retry. */
 void lwm2m_reg_link_failed(struct lwm2m_server *s);

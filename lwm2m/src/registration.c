@@ -191,11 +191,34 @@ static void reg_registered(struct lwm2m_server *s, const struct coap_msg *resp) 
     lwm2m_obs_reg_event(s, LWM2M_OBS_REG_NEW); /* observe.c hook: a new registration */
 }
 
+static int reg_send_deregister(struct lwm2m_server *s);
+
+/* The endpoint was removed while this Register was in flight: a registration the server now
+ * holds is ended at once (else it would linger there until its lifetime ran out). */
+static void reg_register_after_remove(struct lwm2m_server *s, int err,
+                                      const struct coap_msg *resp) {
+    if (err == 0 && resp->code == COAP_201_CREATED) {
+        int n = coap_msg_path(resp, COAP_OPT_LOCATION_PATH, s->location, sizeof(s->location));
+        if (n <= 0)
+            snprintf(s->location, sizeof(s->location), "rd");
+        if (reg_send_deregister(s) == 0) {
+            s->state = LWM2M_REG_DEREGISTERING;
+            return;
+        }
+    }
+    s->state = LWM2M_REG_DONE;
+    lwm2m_engine_reg_changed(s->ep); /* may free the endpoint: nothing after this */
+}
+
 static void reg_on_register(void *ctx, int err, const struct coap_msg *resp,
                             const struct coap_addr *peer) {
     struct lwm2m_server *s = ctx;
     s->xchg = 0;
     reg_release_slot(s);
+    if (s->ep->removing) {
+        reg_register_after_remove(s, err, resp);
+        return;
+    }
     if (err != 0) {
         lwm2m_emit(s, err == LWM2M_ERR_TIMEOUT ? LWM2M_EV_TIMEOUT : LWM2M_EV_REGISTER_FAILED, err,
                    0);
@@ -387,6 +410,13 @@ void lwm2m_reg_disable(struct lwm2m_server *s, uint32_t seconds) {
     lwm2m_engine_reg_changed(s->ep);
 }
 
+bool lwm2m_reg_finish_register(struct lwm2m_server *s) {
+    if (s->state != LWM2M_REG_REGISTERING || s->xchg == 0)
+        return false;
+    reg_disarm(s);
+    return true; /* reg_on_register sees ep->removing */
+}
+
 void lwm2m_reg_stop(struct lwm2m_server *s) {
     reg_disarm(s);
     reg_cancel_exchange(s);
@@ -394,8 +424,8 @@ void lwm2m_reg_stop(struct lwm2m_server *s) {
 }
 
 void lwm2m_reg_link_failed(struct lwm2m_server *s) {
-    if (s->xchg == 0)
-        return;
+    if (s->xchg == 0 || s->ep->removing)
+        return; /* a removed endpoint's last exchanges end by their own timeouts */
     /* A De-register in flight is left to its own timeout: its answer may free the endpoint,
      * which must not happen inside the transport's event. */
     if (s->state != LWM2M_REG_REGISTERING && s->state != LWM2M_REG_UPDATING)
