@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "lwm2m/dtls.h"
 #include "observe_internal.h" /* lwm2m_obs_reg_event() hooks, marked "observe.c hook" */
 #include "lwm2m/format.h"
 
@@ -413,6 +414,10 @@ void lwm2m_reg_disable(struct lwm2m_server *s, uint32_t seconds) {
 bool lwm2m_reg_finish_register(struct lwm2m_server *s) {
     if (s->state != LWM2M_REG_REGISTERING || s->xchg == 0)
         return false;
+    /* Over DTLS, a Register waiting for its handshake has not reached the server. */
+    if (s->sec_mode != LWM2M_SEC_NOSEC &&
+        coap_dtls_peer_state(s->ep->tp, &s->addr) != COAP_DTLS_CONNECTED)
+        return false;
     reg_disarm(s);
     return true; /* reg_on_register sees ep->removing */
 }
@@ -424,8 +429,18 @@ void lwm2m_reg_stop(struct lwm2m_server *s) {
 }
 
 void lwm2m_reg_link_failed(struct lwm2m_server *s) {
-    if (s->xchg == 0 || s->ep->removing)
-        return; /* a removed endpoint's last exchanges end by their own timeouts */
+    if (s->xchg == 0)
+        return;
+    if (s->ep->removing) {
+        /* A removed endpoint's Register cannot succeed any more: done, and the endpoint freed
+         * from the timer, outside the transport's event. A De-register keeps its timeout. */
+        if (s->state == LWM2M_REG_REGISTERING) {
+            reg_cancel_exchange(s);
+            s->state = LWM2M_REG_DONE;
+            reg_arm(s, 0);
+        }
+        return;
+    }
     /* A De-register in flight is left to its own timeout: its answer may free the endpoint,
      * which must not happen inside the transport's event. */
     if (s->state != LWM2M_REG_REGISTERING && s->state != LWM2M_REG_UPDATING)
@@ -469,6 +484,10 @@ void lwm2m_reg_timer(evutil_socket_t fd, short what, void *arg) {
         reg_arm_next(s);
         break;
     }
+    case LWM2M_REG_DONE:
+        if (s->ep->removing)
+            lwm2m_engine_reg_changed(s->ep); /* may free the endpoint: nothing after this */
+        break;
     default:
         break;
     }
