@@ -177,10 +177,34 @@ static void reg_send_register(struct lwm2m_server *s) {
     s->update_pending = false;
 }
 
-static void reg_registered(struct lwm2m_server *s, const struct coap_msg *resp) {
-    int n = coap_msg_path(resp, COAP_OPT_LOCATION_PATH, s->location, sizeof(s->location));
-    if (n <= 0)
+/* The registration's location from a Register's 2.01. A server that sends "rd/5" as ONE
+ * Location-Path option (seen in the wild; RFC 7252 wants "rd" and "5") gets its segments joined
+ * as they are, so Update and De-register reach /rd/5; none at all: "rd". */
+static void reg_location_of(struct lwm2m_server *s, const struct coap_msg *resp) {
+    size_t n = 0;
+    int rc = coap_msg_path(resp, COAP_OPT_LOCATION_PATH, s->location, sizeof(s->location));
+    if (rc == COAP_BERR_INVALID) {
+        for (const struct coap_option *o = coap_msg_opt(resp, COAP_OPT_LOCATION_PATH); o != NULL;
+             o = coap_msg_opt_next(resp, o)) {
+            if (memchr(o->val, '\0', o->len) != NULL || n + 1 + o->len >= sizeof(s->location)) {
+                n = 0;
+                break;
+            }
+            if (n > 0)
+                s->location[n++] = '/';
+            memcpy(s->location + n, o->val, o->len);
+            n += o->len;
+        }
+        rc = (int)n;
+    }
+    if (rc <= 0)
         snprintf(s->location, sizeof(s->location), "rd"); /* a server that sent none */
+    else
+        s->location[rc] = '\0';
+}
+
+static void reg_registered(struct lwm2m_server *s, const struct coap_msg *resp) {
+    reg_location_of(s, resp);
     s->state = LWM2M_REG_REGISTERED;
     s->retries = 0;
     s->reg_lifetime = s->lifetime;
@@ -199,9 +223,7 @@ static int reg_send_deregister(struct lwm2m_server *s);
 static void reg_register_after_remove(struct lwm2m_server *s, int err,
                                       const struct coap_msg *resp) {
     if (err == 0 && resp->code == COAP_201_CREATED) {
-        int n = coap_msg_path(resp, COAP_OPT_LOCATION_PATH, s->location, sizeof(s->location));
-        if (n <= 0)
-            snprintf(s->location, sizeof(s->location), "rd");
+        reg_location_of(s, resp);
         if (reg_send_deregister(s) == 0) {
             s->state = LWM2M_REG_DEREGISTERING;
             return;

@@ -754,10 +754,15 @@ class LwM2MServer:
         return self._command({"cmd": "drop_sessions", "close_notify": close_notify,
                               "forget_registrations": forget_registrations})["dropped"]
 
-    def set_fault(self, reject_version=None, register_code=None, count=1, clear=False):
+    def set_fault(self, reject_version=None, register_code=None, count=1, clear=False,
+                  location_joined=None):
         """reject_version: "1.2" or a list (Register with it gets 4.12, [] clears);
-        register_code: "5.03" for the next count Registers (count -1: all)."""
+        register_code: "5.03" for the next count Registers (count -1: all);
+        location_joined: True answers Register with ONE Location-Path option "rd/<id>" (a
+        server bug seen in the wild) instead of "rd" and "<id>"."""
         cmd = {"cmd": "fault", "clear": clear}
+        if location_joined is not None:
+            cmd["location_joined"] = location_joined
         if reject_version is not None:
             cmd["reject_version"] = reject_version
         if register_code is not None:

@@ -122,6 +122,21 @@ def test_queue_mode_stops_listening_and_wakes_with_update():
         cl.stop()
 
 
+def test_location_path_as_one_option():
+    """A server that answers Register with ONE Location-Path option "rd/N": Update and
+    De-register still reach /rd/N (without the lenient join they went to /rd and failed)."""
+    with LwM2MServer() as srv:
+        srv.set_fault(location_joined=True)
+        with Client(srv.uri, lifetime=300) as cl:
+            srv.wait_registration(EP)
+            cl.send("update")
+            srv.wait_update(EP)
+            assert not srv.events("register_rejected"), srv.events("register_rejected")
+            assert cl.stop() == 0
+            srv.wait_deregistration(EP)
+        assert len(srv.events("register")) == 1, srv.events("register")
+
+
 def test_two_servers_one_endpoint():
     with LwM2MServer() as a, LwM2MServer() as b, \
             Client(a.uri, extra=["--server", b.uri]) as cl:
@@ -136,7 +151,7 @@ def test_two_servers_one_endpoint():
 
 
 if __name__ == "__main__":
-    harness.run([test_register_update_deregister, test_server_object_triggers_update,
+    harness.run([test_register_update_deregister, test_location_path_as_one_option, test_server_object_triggers_update,
                  test_update_before_lifetime_expiry,
                  test_version_fallback_on_412, test_queue_mode_binding_per_version,
                  test_retry_after_error_response, test_reregister_when_server_forgot,

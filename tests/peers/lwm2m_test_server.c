@@ -13,7 +13,8 @@
  *   Result: {"id","code":"2.05","ct":N|null,"payload":hex,"decoded"|"decode_error",
  *            "observe"?,"token"? (observe)} or {"id","error":"timeout"|"reset"|...}.
  * Local commands: cancel_observe {"token","mode":"get"|"rst"}, list, pause, resume,
- *   fault {"reject_version":V|[..],"register_code":"4.03","count":N,"clear":true},
+ *   fault {"reject_version":V|[..],"register_code":"4.03","count":N,"clear":true,
+ *          "location_joined":true (Location-Path as one option "rd/<id>")},
  *   decode {"ct","payload"}, encode {"ct","senml"} or {"ct","path","resources"|"instances",
  *   "wrap"?} (a bootstrap write body, below), set {"timeout"}, ping, quit,
  *   drop_sessions {"forget_registrations","close_notify"} (forget every DTLS session, as a

@@ -135,8 +135,9 @@ struct ts_server {
     const char *pki_ca;
     char reject_version[TS_MAX_REJECT][8];
     int n_reject;
-    int forced_code;  /* CoAP code for the next registers, 0 for none */
-    int forced_count; /* how many registers still get forced_code (-1: all) */
+    int forced_code;      /* CoAP code for the next registers, 0 for none */
+    int forced_count;     /* how many registers still get forced_code (-1: all) */
+    bool location_joined; /* fault: Location-Path as ONE option "rd/<id>" (some servers do) */
     bool paused;
     bool quit;
     bool sweep_now; /* a DTLS session closed: libcoap's session sweep frees it in the next pass */

@@ -236,7 +236,11 @@ static void cmd_fault(struct ts_server *srv, json_t *id, const json_t *cmd) {
     if (json_is_true(json_object_get(cmd, "clear"))) {
         srv->n_reject = 0;
         srv->forced_code = 0;
+        srv->location_joined = false;
     }
+    const json_t *lj = json_object_get(cmd, "location_joined");
+    if (json_is_boolean(lj))
+        srv->location_joined = json_is_true(lj);
     if (json_is_string(v))
         v = json_pack("[O]", v);
     else

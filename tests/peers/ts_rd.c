@@ -54,7 +54,13 @@ static struct ts_reg *reg_of_session(coap_session_t *session) {
     return p ? p->reg : NULL;
 }
 
-static void add_location(coap_pdu_t *response, const char *id) {
+static void add_location(coap_session_t *session, coap_pdu_t *response, const char *id) {
+    if (ts_server_of(session)->location_joined) {
+        char joined[40];
+        int n = snprintf(joined, sizeof(joined), "rd/%s", id);
+        coap_add_option(response, COAP_OPTION_LOCATION_PATH, (size_t)n, (const uint8_t *)joined);
+        return;
+    }
     coap_add_option(response, COAP_OPTION_LOCATION_PATH, 2, (const uint8_t *)"rd");
     coap_add_option(response, COAP_OPTION_LOCATION_PATH, strlen(id), (const uint8_t *)id);
 }
@@ -64,7 +70,7 @@ bool ts_peer_replayed(coap_session_t *session, const coap_pdu_t *req, coap_pdu_t
     if (!p || p->last_mid != coap_pdu_get_mid(req))
         return false;
     if (p->last_loc[0])
-        add_location(response, p->last_loc);
+        add_location(session, response, p->last_loc);
     coap_pdu_set_code(response, (coap_pdu_code_t)p->last_code);
     return true;
 }
@@ -336,7 +342,7 @@ static void hnd_register(coap_resource_t *res, coap_session_t *session, const co
         return;
     }
     reg_set_session(r, session);
-    add_location(response, r->id);
+    add_location(session, response, r->id);
     answer(response, COAP_RESPONSE_CODE(201), NULL);
     ts_peer_remember(session, req, response, r->id);
     json_t *ev = reg_json(r, ts_event_new("register"));
