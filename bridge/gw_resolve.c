@@ -24,7 +24,7 @@
 #define RESOLV_CONF "/etc/resolv.conf"
 /* A failed registration asks for a lookup at most this often (a thousand endpoints fail at
  * once when their server moves). */
-#define KICK_MIN_MS 10000u
+#define KICK_MIN_MS 3000u
 
 /* One lookup of one server slot's host. */
 struct gw_lookup {

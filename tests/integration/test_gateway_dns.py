@@ -6,6 +6,7 @@ the same port of 127.0.0.1 and 127.0.0.2:
   device's endpoint de-registers from the old server and registers with the new one;
 - the name stops resolving: logged, the address in use is kept, nothing de-registers;
 - the name server stops answering: SIGTERM still stops the gateway at once, cleanly;
+- with a long refresh, a timed-out Update asks for a lookup: the endpoints move at once;
 - gateway mode: the one endpoint moves with its hosted devices;
 - a name unknown at start stops `run` with exit 1 and the resolver's reason;
 - bad lwm2m.dns values are config errors (exit 2, file:line:col).
@@ -102,6 +103,34 @@ def test_gateway_mode_follows_the_name():
     S["dns"].set_hosts({NAME: "127.0.0.1"})
 
 
+def test_failed_update_asks_for_a_lookup():
+    """refresh: 1h, so only a failure can start a lookup: server A goes away and the name points
+    at B; the next Update times out (lifetime 4 s, short CoAP timers) and the lookup it asks for
+    moves the endpoints to B within seconds."""
+    port = harness.free_udp_port()
+    a = LwM2MServer(port=port, addr="127.0.0.1").start()
+    b = LwM2MServer(port=port, addr="127.0.0.2").start()
+    dns = Dnsmasq({NAME: "127.0.0.1"})
+    eps = [dev_ep(d) for d in DEVICES]
+    text = config(dns="{ refresh: 1h, nameservers: [ '127.0.0.1:%d' ] }" % dns.port)
+    text = text.replace("  lifetime: 60", "  lifetime: 4\n  coap: { ack_timeout: 300ms, "
+                        "max_retransmit: 1 }").replace(":%d'" % S["port"], ":%d'" % port)
+    gw = GatewayProc(text, prefix="gw-dns-kick-")
+    try:
+        a.wait_registrations(eps, timeout=15)
+        a.stop()
+        dns.set_hosts({NAME: "127.0.0.2"})
+        t0 = time.monotonic()
+        b.wait_registrations(eps, timeout=15)
+        assert time.monotonic() - t0 < 10, time.monotonic() - t0
+        gw.wait_log(r"lwm2m\.test moved from coap://127\.0\.0\.1:%d to coap://127\.0\.0\.2:%d"
+                    % (port, port))
+    finally:
+        gw.stop()
+        b.stop()
+        dns.stop()
+
+
 def test_stop_while_a_lookup_waits():
     """dnsmasq stopped (SIGSTOP): the refresh lookups wait for an answer; the endpoints stay, and
     SIGTERM still de-registers them at once and exits 0 (no sanitizer report: the cancelled
@@ -172,4 +201,4 @@ def test_cleanup():
 
 if __name__ == "__main__":
     harness.run([test_start, test_endpoints_follow_the_name, test_gateway_mode_follows_the_name,
-                 test_stop_while_a_lookup_waits, test_unknown_name_at_start, test_config_errors, test_cleanup])
+                 test_failed_update_asks_for_a_lookup, test_stop_while_a_lookup_waits, test_unknown_name_at_start, test_config_errors, test_cleanup])
