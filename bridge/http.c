@@ -206,8 +206,10 @@ static void metrics_report(struct evbuffer *b, const struct lwm2m_report_stats *
                         "lwm2m_gateway_store_entries_total{event=\"stored\"} %" PRIu64 "\n"
                         "lwm2m_gateway_store_entries_total{event=\"forwarded\"} %" PRIu64 "\n"
                         "lwm2m_gateway_store_entries_total{event=\"undeliverable\"} %" PRIu64 "\n"
-                        "lwm2m_gateway_store_entries_total{event=\"overflow\"} %" PRIu64 "\n",
-                        rs->kept, rs->kept_delivered, rs->kept_dropped, rs->kept_overflow);
+                        "lwm2m_gateway_store_entries_total{event=\"overflow\"} %" PRIu64 "\n"
+                        "lwm2m_gateway_store_entries_total{event=\"hqmax\"} %" PRIu64 "\n",
+                        rs->kept, rs->kept_delivered, rs->kept_dropped, rs->kept_overflow,
+                        rs->kept_hqmax);
 }
 
 /* DTLS sessions with coaps:// servers (lwm2m/dtls.h), over every endpoint. */

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "observe_internal.h"
-#include "sf_store.h"
 
 #define OBS_CON_EVERY 16 /* NON notifications between two CON ones by default */
 
@@ -265,6 +264,14 @@ static void obs_on_con(void *ctx, int err, const struct coap_msg *resp,
     (void)resp;
     (void)peer;
     o->con_xchg = 0;
+    if (err == LWM2M_ERR_TIMEOUT && lwm2m_keep_active(o->ep, o->srv)) {
+        /* hqmax=0 with a server that stores notifications: the value is lost, not the
+         * observation, which outlives an outage as its stored siblings do. */
+        o->ep->eng->report_stats.notify_dropped++;
+        if (o->ev.pending)
+            obs_kick(o->ep->obs);
+        return;
+    }
     if (err != 0) {
         obs_end(o); /* RST, or never acknowledged: the observer is gone (RFC 7641 §4.5) */
         return;
@@ -302,23 +309,31 @@ static void obs_notify_error(struct lwm2m_obs *o, int err) {
     obs_end(o);
 }
 
-/* Whether o's values go through the store-and-forward queue. An Observe-Composite across
- * gateway devices does too, in the host's queue, as entries naming each record's device. */
-static bool obs_kept(const struct lwm2m_obs *o) {
-    return lwm2m_keep_active(o->ep, o->srv);
+/* hqmax=0 (TS Core 1.2 §5.1.2: only data with hqmax > 0 is in what was stored while offline):
+ * the observation keeps no history, even for a server with Notification Storing. */
+static bool obs_no_history(const struct lwm2m_attrs *a) {
+    return (a->set & LWM2M_ATTR_HQMAX) && a->hqmax == 0;
 }
 
-/* Store-and-forward: the value goes into the server's queue, stamped now; the pass delivers
- * it right away when the server is reachable. Returns 0 or LWM2M_ERR_CANCELLED. */
-static int obs_keep(struct lwm2m_obs *o, uint64_t now) {
+/* Whether o's values go through the store-and-forward queue. An Observe-Composite across
+ * gateway devices does too, in the host's queue, as entries naming each record's device. */
+static bool obs_kept(const struct lwm2m_obs *o, const struct lwm2m_attrs *a) {
+    return !obs_no_history(a) && lwm2m_keep_active(o->ep, o->srv);
+}
+
+/* Store-and-forward: the value goes into the server's queue, stamped now, at most hqmax of this
+ * observation's kept (the oldest dropped first); the pass delivers it right away when the
+ * server is reachable. Returns 0 or LWM2M_ERR_CANCELLED. */
+static int obs_keep(struct lwm2m_obs *o, const struct lwm2m_attrs *a, uint64_t now) {
     double cur = o->ev.prev;
+    struct lwm2m_keep_tag tag = {.token = o->co.token,
+                                 .token_len = o->co.token_len,
+                                 .max_same = (a->set & LWM2M_ATTR_HQMAX) ? a->hqmax : 0};
     if (o->ev.has_num)
         obs_read_num(o, &cur);
     int rc = o->devs != NULL
-                 ? lwm2m_keep_push_gw(o->ep, o->srv, o->co.token, o->co.token_len, o->paths,
-                                      o->devs, o->npaths)
-                 : lwm2m_keep_push(o->ep, o->srv, LWM2M_SF_NOTIFY, o->co.token, o->co.token_len,
-                                   o->paths != NULL ? o->paths : &o->path,
+                 ? lwm2m_keep_push_gw(o->ep, o->srv, &tag, o->paths, o->devs, o->npaths)
+                 : lwm2m_keep_push(o->ep, o->srv, &tag, o->paths != NULL ? o->paths : &o->path,
                                    o->paths != NULL ? o->npaths : 1);
     if (rc == LWM2M_ERR_NOTFOUND && o->paths == NULL) {
         obs_notify_error(o, rc); /* the target is gone */
@@ -332,8 +347,8 @@ static int obs_keep(struct lwm2m_obs *o, uint64_t now) {
 
 /* Sends the current value. Returns 0, or LWM2M_ERR_CANCELLED when o was ended. */
 static int obs_notify(struct lwm2m_obs *o, const struct lwm2m_attrs *a, uint64_t now) {
-    if (obs_kept(o))
-        return obs_keep(o, now);
+    if (obs_kept(o, a))
+        return obs_keep(o, a, now);
     struct lwm2m_report_stats *stats = &o->ep->eng->report_stats;
     double cur = o->ev.prev;
     uint8_t *body = NULL;
@@ -375,7 +390,7 @@ static int obs_notify(struct lwm2m_obs *o, const struct lwm2m_attrs *a, uint64_t
 static uint64_t obs_step(struct lwm2m_obs *o, uint64_t now) {
     struct lwm2m_attrs a;
     obs_attrs(o, &a);
-    if (!lwm2m_reg_is_registered(o->srv) && !obs_kept(o))
+    if (!lwm2m_reg_is_registered(o->srv) && !obs_kept(o, &a))
         return 0; /* the registration's end takes the observation along */
     if (lwm2m_obs_attr_eval_due(&a, &o->ev, now)) {
         double cur = o->ev.prev;
@@ -384,7 +399,7 @@ static uint64_t obs_step(struct lwm2m_obs *o, uint64_t now) {
         lwm2m_obs_attr_evaluated(&o->ev, lwm2m_obs_attr_condition(&a, &o->ev, cur), cur, now);
     }
     if (lwm2m_obs_attr_notify_due(&a, &o->ev, now)) {
-        bool keep = obs_kept(o);
+        bool keep = obs_kept(o, &a);
         if (!keep && (o->con_xchg != 0 || o->srv->rx_off)) {
             /* One CON at a time (its ACK runs the pass again); a sleeping queue-mode endpoint
              * wakes the server's view with an Update first (the UPDATED hook runs the pass). */

@@ -194,18 +194,26 @@ struct lwm2m_keep_srv;
 int lwm2m_keep_setup(struct lwm2m_endpoint *ep, const struct lwm2m_report_cfg *cfg);
 /* True when what is due for s goes through its queue. */
 bool lwm2m_keep_active(const struct lwm2m_endpoint *ep, const struct lwm2m_server *s);
-/* Reads paths[0..n) for s (stamped now) and queues them as one entry. Returns 0,
- * LWM2M_ERR_NOTFOUND (nothing readable) or another error. */
-int lwm2m_keep_push(struct lwm2m_endpoint *ep, struct lwm2m_server *s, int kind,
-                    const uint8_t *token, size_t token_len, const struct lwm2m_path *paths,
-                    size_t n);
+/* The observation a kept notification belongs to: its token (borrowed for the call), and how
+ * many of its entries the queue keeps (its hqmax; 0: no bound of its own). */
+struct lwm2m_keep_tag {
+    const uint8_t *token;
+    size_t token_len;
+    uint32_t max_same;
+};
+/* Reads paths[0..n) for s (stamped now) and queues them as one entry: a notification of tag's
+ * observation, or a Send when tag is NULL. An entry being delivered that the bounds drop is
+ * given up (its exchange cancelled). Returns 0, LWM2M_ERR_NOTFOUND (nothing readable) or
+ * another error. */
+int lwm2m_keep_push(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
+                    const struct lwm2m_keep_tag *tag, const struct lwm2m_path *paths, size_t n);
 /* Gateway mode, an Observe-Composite across devices: reads paths[i] through devs[i]'s view
  * (NULL: host itself) as lwm2m_recset_read_gw does and queues the records as one cross-device
  * notification in host's queue, each record with its device's Device ID. At delivery the IDs
  * are mapped to the prefixes the devices have then; records of devices gone are left out.
  * Returns like lwm2m_keep_push. */
-int lwm2m_keep_push_gw(struct lwm2m_endpoint *host, struct lwm2m_server *s, const uint8_t *token,
-                       size_t token_len, const struct lwm2m_path *paths,
+int lwm2m_keep_push_gw(struct lwm2m_endpoint *host, struct lwm2m_server *s,
+                       const struct lwm2m_keep_tag *tag, const struct lwm2m_path *paths,
                        struct lwm2m_gwdev *const *devs, size_t n);
 /* From the pass: delivers queue heads, syncs dirty queues; returns the next deadline or 0. */
 uint64_t lwm2m_keep_run(struct lwm2m_endpoint *ep, uint64_t now);

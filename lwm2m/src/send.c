@@ -255,8 +255,7 @@ int lwm2m_endpoint_send(struct lwm2m_endpoint *ep, const struct lwm2m_path *path
             ep->eng->report_stats.send_muted++;
             continue;
         }
-        int r = keep ? lwm2m_keep_push(ep, s, LWM2M_SF_SEND, NULL, 0, paths, n)
-                     : send_to(ep, s, paths, n);
+        int r = keep ? lwm2m_keep_push(ep, s, NULL, paths, n) : send_to(ep, s, paths, n);
         if (r == 0)
             sent = true;
         else
@@ -412,31 +411,48 @@ int lwm2m_keep_setup(struct lwm2m_endpoint *ep, const struct lwm2m_report_cfg *c
     return 0;
 }
 
-/* Queues the records read into rs (freed here) as one entry of k, cross-device with ids. */
-static int keep_store(struct lwm2m_keep_srv *k, int kind, const uint8_t *token, size_t token_len,
+/* The bounds dropped the entry being delivered (it is always the head): it is no longer kept,
+ * so its retransmissions stop too, and the next pass delivers the new head. Otherwise a value
+ * counted as dropped could still reach the server, on top of the ones the bound keeps. */
+static void keep_check_inflight(struct lwm2m_keep_srv *k) {
+    const struct lwm2m_sf_entry *h = NULL;
+    if (!k->busy || (lwm2m_sf_peek(k->store, &h) == 0 && h->id == k->id))
+        return;
+    if (k->xchg != 0)
+        coap_cancel(k->ep->coap, k->xchg);
+    k->xchg = 0;
+    k->busy = false;
+}
+
+/* Queues the records read into rs (freed here) as one entry of k, cross-device with ids: a
+ * notification of tag's observation (within its bound), or a Send without tag. */
+static int keep_store(struct lwm2m_keep_srv *k, const struct lwm2m_keep_tag *tag,
                       struct lwm2m_recset *rs, const char *const *ids) {
-    struct lwm2m_endpoint *ep = k->ep;
-    uint64_t dropped = lwm2m_sf_dropped(k->store);
-    int rc = lwm2m_sf_push_devs(k->store, (enum lwm2m_sf_kind)kind, token, token_len, rs->recs, ids,
-                                rs->n);
+    struct lwm2m_report_stats *st = &k->ep->eng->report_stats;
+    uint64_t dropped = lwm2m_sf_dropped(k->store), trimmed = lwm2m_sf_trimmed(k->store);
+    int rc = tag != NULL
+                 ? lwm2m_sf_push_obs(k->store, tag->token, tag->token_len, tag->max_same, rs->recs,
+                                     ids, rs->n)
+                 : lwm2m_sf_push_devs(k->store, LWM2M_SF_SEND, NULL, 0, rs->recs, ids, rs->n);
     lwm2m_recset_free(rs);
-    ep->eng->report_stats.kept_overflow += lwm2m_sf_dropped(k->store) - dropped;
+    st->kept_overflow += lwm2m_sf_dropped(k->store) - dropped;
+    st->kept_hqmax += lwm2m_sf_trimmed(k->store) - trimmed;
+    keep_check_inflight(k);
     if (rc == 0) {
-        ep->eng->report_stats.kept++;
-        lwm2m_obs_kick(ep);
+        st->kept++;
+        lwm2m_obs_kick(k->ep);
     }
     return rc;
 }
 
-int lwm2m_keep_push(struct lwm2m_endpoint *ep, struct lwm2m_server *s, int kind,
-                    const uint8_t *token, size_t token_len, const struct lwm2m_path *paths,
-                    size_t n) {
+int lwm2m_keep_push(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
+                    const struct lwm2m_keep_tag *tag, const struct lwm2m_path *paths, size_t n) {
     struct lwm2m_keep_srv *k = keep_of(ep, s);
     struct lwm2m_recset rs;
     if (k == NULL)
         return LWM2M_ERR_STATE;
     int rc = send_read(ep, s, paths, n, &rs);
-    return rc == 0 ? keep_store(k, kind, token, token_len, &rs, NULL) : rc;
+    return rc == 0 ? keep_store(k, tag, &rs, NULL) : rc;
 }
 
 /* The Device ID of the device among devs[0..n) whose view names its records with pfx (the
@@ -448,8 +464,8 @@ static const char *keep_dev_id(const char *pfx, struct lwm2m_gwdev *const *devs,
     return "";
 }
 
-int lwm2m_keep_push_gw(struct lwm2m_endpoint *host, struct lwm2m_server *s, const uint8_t *token,
-                       size_t token_len, const struct lwm2m_path *paths,
+int lwm2m_keep_push_gw(struct lwm2m_endpoint *host, struct lwm2m_server *s,
+                       const struct lwm2m_keep_tag *tag, const struct lwm2m_path *paths,
                        struct lwm2m_gwdev *const *devs, size_t n) {
     struct lwm2m_keep_srv *k = keep_of(host, s);
     struct lwm2m_recset rs;
@@ -465,7 +481,7 @@ int lwm2m_keep_push_gw(struct lwm2m_endpoint *host, struct lwm2m_server *s, cons
     }
     for (size_t i = 0; i < rs.n; i++)
         ids[i] = keep_dev_id(rs.pfx[i], devs, n);
-    rc = keep_store(k, LWM2M_SF_NOTIFY, token, token_len, &rs, ids);
+    rc = keep_store(k, tag, &rs, ids);
     free(ids);
     return rc;
 }

@@ -16,6 +16,8 @@
  *   body:   u8 kind u8 token_len token u32 nrecs record*nrecs
  *           kind: 1 notify, 2 send; | 0x80 (version 2 only): the records of several gateway
  *           devices, each record then preceded by its device's Device ID
+ *           token: names a notification's observation (how its hqmax bound finds its
+ *           entries, loaded ones too); empty for a send
  *   record: [u16 id_len id (no NUL; empty: the gateway itself), only with kind & 0x80]
  *           u8 depth u16 id*depth u8 type f64 time
  *           value: none | i64 (integer, time) | u64 | f64 | u8 (bool) | u16 obj u16 inst

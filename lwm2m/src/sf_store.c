@@ -23,7 +23,7 @@
 struct lwm2m_sf_store {
     struct sf_queue q; /* oldest first; nodes owned */
     size_t count, bytes;
-    uint64_t dropped, damaged, next_id;
+    uint64_t dropped, trimmed, damaged, next_id;
     struct lwm2m_sf_limits lim;
     const struct lwm2m_file_io *io;
     const struct coap_clock *clock;
@@ -53,8 +53,7 @@ static int io_fail(char *err, size_t cap, const char *file, const char *step) {
 
 /* ---- the queue ----------------------------------------------------------------------------- */
 
-static void drop_head(struct lwm2m_sf_store *s) {
-    struct sf_node *nd = TAILQ_FIRST(&s->q);
+static void drop_node(struct lwm2m_sf_store *s, struct sf_node *nd) {
     TAILQ_REMOVE(&s->q, nd, link);
     s->count--;
     s->bytes -= nd->disk;
@@ -62,12 +61,40 @@ static void drop_head(struct lwm2m_sf_store *s) {
     free(nd);
 }
 
-/* Appends nd (taking it), dropping the oldest entries until it fits within the limits. */
-static void admit(struct lwm2m_sf_store *s, struct sf_node *nd) {
+static void drop_head(struct lwm2m_sf_store *s) {
+    drop_node(s, TAILQ_FIRST(&s->q));
+}
+
+static bool same_obs(const struct sf_node *a, const struct sf_node *b) {
+    return a->e.kind == LWM2M_SF_NOTIFY && b->e.kind == LWM2M_SF_NOTIFY &&
+           a->e.token_len == b->e.token_len && memcmp(a->e.token, b->e.token, a->e.token_len) == 0;
+}
+
+/* The observation's own bound (hqmax): drops its oldest entries until fewer than max_same are
+ * left, so that nd makes max_same at most. One walk from the newest end: the entries past the
+ * first max_same − 1 of nd's observation are the ones to go. */
+static void trim_obs(struct lwm2m_sf_store *s, const struct sf_node *nd, uint32_t max_same) {
+    uint32_t seen = 0;
+    struct sf_node *it = TAILQ_LAST(&s->q, sf_queue), *prev;
+    for (; it != NULL; it = prev) {
+        prev = TAILQ_PREV(it, sf_queue, link);
+        if (!same_obs(it, nd) || ++seen < max_same)
+            continue;
+        drop_node(s, it);
+        s->trimmed++;
+    }
+}
+
+/* Appends nd (taking it): first, with max_same > 0, within its observation's bound; then,
+ * dropping the oldest entries of any kind, within the store's limits. */
+static void admit(struct lwm2m_sf_store *s, struct sf_node *nd, uint32_t max_same) {
     if (nd->disk > s->lim.max_bytes) {
         s->dropped++;
         free(nd);
         return;
+    }
+    if (max_same > 0) {
+        trim_obs(s, nd, max_same);
     }
     while (!TAILQ_EMPTY(&s->q) &&
            (s->count >= s->lim.max_entries || s->bytes + nd->disk > s->lim.max_bytes)) {
@@ -136,9 +163,10 @@ static void fill_node(struct sf_node *nd, const struct lwm2m_record *recs,
     }
 }
 
-int lwm2m_sf_push_devs(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8_t *token,
-                       size_t token_len, const struct lwm2m_record *recs,
-                       const char *const *dev_ids, size_t n) {
+/* The push of every variant: max_same > 0 bounds the entries of a notification's observation. */
+static int push_entry(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8_t *token,
+                      size_t token_len, const struct lwm2m_record *recs, const char *const *dev_ids,
+                      size_t n, uint32_t max_same) {
     if (s == NULL || (kind != LWM2M_SF_NOTIFY && kind != LWM2M_SF_SEND) ||
         token_len > LWM2M_SF_TOKEN_MAX || (token_len > 0 && token == NULL) || recs == NULL ||
         n == 0 || n > UINT32_MAX) {
@@ -163,8 +191,20 @@ int lwm2m_sf_push_devs(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const 
         memcpy(nd->e.token, token, token_len);
     }
     fill_node(nd, recs, dev_ids, (double)coap_clock_real_ms(s->clock) / 1000.0);
-    admit(s, nd);
+    admit(s, nd, max_same);
     return 0;
+}
+
+int lwm2m_sf_push_devs(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8_t *token,
+                       size_t token_len, const struct lwm2m_record *recs,
+                       const char *const *dev_ids, size_t n) {
+    return push_entry(s, kind, token, token_len, recs, dev_ids, n, 0);
+}
+
+int lwm2m_sf_push_obs(struct lwm2m_sf_store *s, const uint8_t *token, size_t token_len,
+                      uint32_t max_same, const struct lwm2m_record *recs,
+                      const char *const *dev_ids, size_t n) {
+    return push_entry(s, LWM2M_SF_NOTIFY, token, token_len, recs, dev_ids, n, max_same);
 }
 
 int lwm2m_sf_push(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const uint8_t *token,
@@ -202,6 +242,10 @@ uint64_t lwm2m_sf_dropped(const struct lwm2m_sf_store *s) {
     return s->dropped;
 }
 
+uint64_t lwm2m_sf_trimmed(const struct lwm2m_sf_store *s) {
+    return s->trimmed;
+}
+
 uint64_t lwm2m_sf_damaged(const struct lwm2m_sf_store *s) {
     return s->damaged;
 }
@@ -217,7 +261,7 @@ int lwm2m_sf_encode(const struct lwm2m_sf_store *s, uint8_t **out, size_t *len) 
 }
 
 static void admit_cb(void *ctx, struct sf_node *nd) {
-    admit(ctx, nd);
+    admit(ctx, nd, 0); /* the observations are gone after a restart: only the store's limits */
 }
 
 /* Appends the entries of a file image, skipping damaged ones (counted in s and rep). NOMEM is

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Store-and-forward queue of one (endpoint, server): values due for Notify or Send while the
- * server is unreachable or the endpoint sleeps, kept in order, bounded in entries and bytes
- * (oldest dropped first, counted) and persisted in state_dir. Internal to the engine. */
+ * server is unreachable or the endpoint sleeps, kept in order, bounded in entries and bytes and
+ * per observation (hqmax; oldest dropped first, counted) and persisted in state_dir. Internal to
+ * the engine. */
 #ifndef LWM2M_SF_STORE_H
 #define LWM2M_SF_STORE_H
 
@@ -104,6 +105,16 @@ int lwm2m_sf_push_devs(struct lwm2m_sf_store *s, enum lwm2m_sf_kind kind, const 
                        size_t token_len, const struct lwm2m_record *recs,
                        const char *const *dev_ids, size_t n);
 
+/* lwm2m_sf_push_devs of a notification (LWM2M_SF_NOTIFY) whose observation, named by its token,
+ * keeps at most max_same entries (its hqmax, TS Core 1.2 §5.1.2): the oldest entries of that
+ * observation are dropped first (counted in lwm2m_sf_trimmed, not in lwm2m_sf_dropped) until the
+ * new one makes max_same; then the store's bounds apply as to any push. The entry being
+ * delivered may be among those dropped (the caller compares the head's id). max_same 0: no
+ * bound of its own. Entries loaded from a file are bound by the store's limits only. */
+int lwm2m_sf_push_obs(struct lwm2m_sf_store *s, const uint8_t *token, size_t token_len,
+                      uint32_t max_same, const struct lwm2m_record *recs,
+                      const char *const *dev_ids, size_t n);
+
 /* The oldest entry, borrowed (see struct lwm2m_sf_entry). Returns 0 or LWM2M_ERR_NOTFOUND when
  * the queue is empty. */
 int lwm2m_sf_peek(const struct lwm2m_sf_store *s, const struct lwm2m_sf_entry **out);
@@ -120,6 +131,7 @@ int lwm2m_sf_sync(struct lwm2m_sf_store *s, char *err, size_t errcap);
 size_t lwm2m_sf_count(const struct lwm2m_sf_store *s);
 size_t lwm2m_sf_bytes(const struct lwm2m_sf_store *s);     /* encoded size of the entries */
 uint64_t lwm2m_sf_dropped(const struct lwm2m_sf_store *s); /* entries lost to the limits */
+uint64_t lwm2m_sf_trimmed(const struct lwm2m_sf_store *s); /* ... to an observation's bound */
 uint64_t lwm2m_sf_damaged(const struct lwm2m_sf_store *s); /* damaged regions skipped at load */
 bool lwm2m_sf_dirty(const struct lwm2m_sf_store *s);       /* changes not yet synced */
 

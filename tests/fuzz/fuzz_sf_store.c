@@ -3,7 +3,9 @@
  * (of endpoint "fuzz", ssid 1; seeds carry a valid header). Damage must be skipped, never crash,
  * and what survives must re-encode, reload cleanly and be accepted again by push, unchanged.
  * The input is loaded twice: as given, and with its CRCs recomputed, so that mutations also
- * reach the content checks that sit behind the checksums. */
+ * reach the content checks that sit behind the checksums. What survives is also pushed again
+ * under a per-observation bound (hqmax, the entries' tokens naming their observations): no
+ * observation may keep more than the bound, and every entry is either kept or counted. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,6 +37,46 @@ static void replay(struct lwm2m_sf_store *from, struct lwm2m_sf_store *to) {
         check(lwm2m_sf_push_devs(to, (enum lwm2m_sf_kind)e->kind, e->token, e->token_len, e->recs,
                                  e->dev_ids, e->nrecs) == 0);
         check(lwm2m_sf_pop(from, e->id) == 0);
+    }
+}
+
+/* Pushes every entry of from into to as replay() does, notifications bounded by max_same per
+ * token, then checks the bound and the accounting (kept + trimmed + dropped = pushed). */
+static void replay_bounded(struct lwm2m_sf_store *from, struct lwm2m_sf_store *to,
+                           uint32_t max_same) {
+    const struct lwm2m_sf_entry *e;
+    uint64_t pushed = 0;
+    while (lwm2m_sf_peek(from, &e) == 0) {
+        int rc = e->kind == LWM2M_SF_NOTIFY
+                     ? lwm2m_sf_push_obs(to, e->token, e->token_len, max_same, e->recs, e->dev_ids,
+                                         e->nrecs)
+                     : lwm2m_sf_push_devs(to, (enum lwm2m_sf_kind)e->kind, e->token, e->token_len,
+                                          e->recs, e->dev_ids, e->nrecs);
+        check(rc == 0);
+        pushed++;
+        check(lwm2m_sf_pop(from, e->id) == 0);
+    }
+    check(lwm2m_sf_count(to) + lwm2m_sf_trimmed(to) + lwm2m_sf_dropped(to) == pushed);
+    /* per token, at most max_same notifications are left (quadratic, on what survived) */
+    struct {
+        uint8_t tok[LWM2M_SF_TOKEN_MAX];
+        uint8_t len;
+        uint32_t n;
+    } seen[64];
+    size_t nseen = 0;
+    while (lwm2m_sf_peek(to, &e) == 0) {
+        size_t i = 0;
+        while (i < nseen && (e->kind != LWM2M_SF_NOTIFY || seen[i].len != e->token_len ||
+                             memcmp(seen[i].tok, e->token, e->token_len) != 0)) {
+            i++;
+        }
+        if (e->kind == LWM2M_SF_NOTIFY && i == nseen && nseen < 64) {
+            memcpy(seen[nseen].tok, e->token, e->token_len);
+            seen[nseen].len = e->token_len;
+            seen[nseen++].n = 0;
+        }
+        check(i >= nseen || ++seen[i].n <= max_same);
+        check(lwm2m_sf_pop(to, e->id) == 0);
     }
 }
 
@@ -84,7 +126,7 @@ static void fix_crcs(uint8_t *p, size_t n) {
 
 static void one_image(const uint8_t *data, size_t size) {
     char err[512];
-    struct lwm2m_sf_store *a = mem_store(), *b = mem_store(), *c = mem_store();
+    struct lwm2m_sf_store *a = mem_store(), *b = mem_store(), *c = mem_store(), *d = mem_store();
     int rc = lwm2m_sf_load_mem(a, data, size, err, sizeof(err));
     check(rc == 0 || rc == LWM2M_ERR_FORMAT);
     check(rc == 0 ? err[0] == '\0' : strstr(err, "offset") != NULL);
@@ -101,6 +143,7 @@ static void one_image(const uint8_t *data, size_t size) {
     check(lwm2m_sf_count(a) == 0 && lwm2m_sf_bytes(a) == 0);
     check(lwm2m_sf_encode(c, &img3, &len3) == 0);
     check(len3 == len1 && memcmp(img1, img3, len1) == 0);
+    replay_bounded(b, d, 1u + (size > 0 ? data[size - 1] % 3u : 0u));
 
     free(img1);
     free(img2);
@@ -108,6 +151,7 @@ static void one_image(const uint8_t *data, size_t size) {
     lwm2m_sf_close(a, NULL, 0);
     lwm2m_sf_close(b, NULL, 0);
     lwm2m_sf_close(c, NULL, 0);
+    lwm2m_sf_close(d, NULL, 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

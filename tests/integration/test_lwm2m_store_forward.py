@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Store-and-forward against the test LwM2M server (libcoap3): with Notification Storing on, a
 30 s outage during which values change (and a Send is asked for) loses nothing: after the server
-comes back every kept value arrives, in order, with the time it was taken (SenML "t"); and a
-client killed during an outage delivers what it kept after a restart, as Send."""
+comes back every kept value arrives, in order, with the time it was taken (SenML "t"); a client
+killed during an outage delivers what it kept after a restart, as Send; and an observation's
+hqmax (LwM2M 1.2, set by Write-Attributes) keeps only its newest values through an outage."""
 import os
 import shutil
 import tempfile
@@ -10,7 +11,7 @@ import time
 
 import harness
 from lwm2m_client import Client
-from lwm2m_server import CT_SENML_JSON, LwM2MServer, senml_records
+from lwm2m_server import CT_SENML_JSON, LwM2MServer, parse_links, senml_records
 
 EP = "urn:dev:test:0"
 TEMP = "/3303/0/5700"
@@ -111,5 +112,50 @@ def test_restart_keeps_values():
         shutil.rmtree(state, ignore_errors=True)
 
 
+def test_hqmax_keeps_the_newest_values():
+    state = tempfile.mkdtemp(prefix="gw-sf-")
+    try:
+        with LwM2MServer() as srv, Client(srv.uri, extra=["--store", state]) as cl:
+            srv.wait_registration(EP)
+            cl.wait_line(lambda l: l.startswith("event registered"))
+            assert srv.write_attributes(EP, TEMP, hqmax=2, pmin=0).code == "2.04"
+            links = dict(parse_links(srv.discover(EP, TEMP).text))
+            assert links[TEMP].get("hqmax") == "2", links
+            obs = srv.observe(EP, TEMP, accept=CT_SENML_JSON)
+            assert obs.ok, obs
+            cl.send("set %s 22" % TEMP)  # online: through the queue, delivered at once
+            n = srv.wait_notify(token=obs.token, timeout=3)
+            assert [v for v, _ in timed_values(n)] == [22], n
+            srv.pause()
+            sent = []
+            for v in (23, 24, 25, 26, 27):
+                cl.send("set %s %s" % (TEMP, v))
+                sent.append((v, time.time()))
+                time.sleep(0.4)
+            time.sleep(1.0)
+            srv.resume()
+            got = []
+            deadline = time.monotonic() + 20
+            while len(got) < 2 and time.monotonic() < deadline:
+                try:
+                    got += timed_values(srv.wait_notify(token=obs.token, timeout=1))
+                except TimeoutError:
+                    pass
+            try:  # nothing older may follow
+                got += timed_values(srv.wait_notify(token=obs.token, timeout=2))
+            except TimeoutError:
+                pass
+            # the oldest three were dropped, also the ones that were in flight: only 26 and 27
+            assert [v for v, _ in got] == [26, 27], (got, sent)
+            for (v, t), (_, want) in zip(got, sent[3:]):
+                assert abs(t - want) < 1.5, (v, t, want)
+            assert cl.stop() == 0, list(cl.stderr)[-20:]
+            line = next(l for l in reversed(cl.lines) if l.startswith("stats "))
+            assert "kept=6 " in line and "delivered=3 " in line and "hqmax=3" in line, line
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    harness.run([test_outage_30s_every_value_arrives_with_its_time, test_restart_keeps_values])
+    harness.run([test_outage_30s_every_value_arrives_with_its_time, test_restart_keeps_values,
+                 test_hqmax_keeps_the_newest_values])

@@ -167,13 +167,14 @@ static void print_stats(struct client *c) {
     const struct lwm2m_report_stats *s = lwm2m_engine_report_stats(c->eng);
     printf("stats observations=%llu notifications=%llu con=%llu non=%llu dropped=%llu "
            "sends=%llu muted=%llu send_failed=%llu ended=%llu kept=%llu delivered=%llu "
-           "kept_dropped=%llu\n",
+           "kept_dropped=%llu overflow=%llu hqmax=%llu\n",
            (unsigned long long)s->observations, (unsigned long long)s->notifications,
            (unsigned long long)s->notify_con, (unsigned long long)s->notify_non,
            (unsigned long long)s->notify_dropped, (unsigned long long)s->sends,
            (unsigned long long)s->send_muted, (unsigned long long)s->send_failed,
            (unsigned long long)s->observe_ended, (unsigned long long)s->kept,
-           (unsigned long long)s->kept_delivered, (unsigned long long)s->kept_dropped);
+           (unsigned long long)s->kept_delivered, (unsigned long long)s->kept_dropped,
+           (unsigned long long)s->kept_overflow, (unsigned long long)s->kept_hqmax);
 }
 
 static void command(struct client *c, char *line) {

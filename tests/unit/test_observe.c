@@ -361,6 +361,203 @@ static void test_store_and_forward(void **state) {
     dmfx_free(f);
 }
 
+/* ---- hqmax (LwM2M 1.2): the Maximum Historical Queue of one observation ---------------------- */
+
+static void set_dimmer(struct dmfx *f, int64_t v) {
+    struct lwm2m_path p = P3(3311, 0, 5851);
+    tp_set(&f->prov, p, lwm2m_value_int(v));
+    lwm2m_endpoint_changed(f->ep, &p);
+}
+
+/* Observes path in SenML JSON; its token into tok. */
+static void observe_senml(struct dmfx *f, const char *path, uint8_t tok[2]) {
+    struct rq q = {.code = COAP_GET,
+                   .path = path,
+                   .has_observe = true,
+                   .has_accept = true,
+                   .accept = LWM2M_CT_SENML_JSON};
+    struct coap_msg *r = dmfx_do(f, &q);
+    assert_non_null(r);
+    assert_int_equal(r->code, COAP_205_CONTENT);
+    assert_int_equal(r->token_len, 2);
+    memcpy(tok, r->token, 2);
+}
+
+/* What reached the server: the values, each with 'A' (temperature) or 'B' (dimmer) and
+ * whether it carried the time it was taken (a kept value does). */
+struct got {
+    double v[16];
+    bool stamped[16];
+    char who[17];
+    size_t n;
+    char last;     /* whose notification was the last to go out during the outage ... */
+    double last_v; /* ... and its value: the one in flight, retransmitted until the timeout */
+};
+
+/* Decodes the notification in f->resp: its value, whose ('A' when its token is tok_a) and
+ * whether it carries a time. */
+static char decode_notify(struct dmfx *f, const uint8_t tok_a[2], double *v, bool *stamped) {
+    bool a = memcmp(f->resp.token, tok_a, 2) == 0;
+    struct lwm2m_record r[2];
+    assert_int_equal(
+        dm_decode(f, LWM2M_CT_SENML_JSON, a ? P3(3303, 0, 5700) : P3(3311, 0, 5851), r, 2), 1);
+    *stamped = r[0].has_time;
+    *v = a ? r[0].value.v.f : (double)r[0].value.v.i;
+    return a ? 'A' : 'B';
+}
+
+/* Acknowledges each CON that goes out, in order, with a pass after each, until nothing more
+ * does (a CON may leave from inside the previous one's ACK: one at a time per peer). */
+static void drain(struct dmfx *f, const uint8_t tok_a[2], struct got *g) {
+    size_t seen = f->tp.n;
+    dmfx_loop(f);
+    while (seen < f->tp.n && g->n < 16) {
+        struct coap_msg *m = dmfx_sent(f, (long)seen++), ack;
+        assert_int_equal(m->type, COAP_TYPE_CON);
+        assert_int_equal(m->code, COAP_205_CONTENT);
+        uint16_t mid = m->mid;
+        g->who[g->n] = decode_notify(f, tok_a, &g->v[g->n], &g->stamped[g->n]);
+        g->who[++g->n] = '\0';
+        uint8_t buf[16];
+        coap_msg_init(&ack, COAP_TYPE_ACK, 0, mid);
+        int len = coap_serialize(&ack, buf, sizeof(buf));
+        assert_true(len > 0);
+        coap_endpoint_input(f->ep->coap, buf, (size_t)len, &f->peer);
+        dmfx_loop(f);
+    }
+}
+
+/* Store-and-forward with the temperature (A) observed under the attributes in query (NULL:
+ * none) and the dimmer (B) without any: A changes to 1, whose CON is never acknowledged (the
+ * server is gone), then 2..5 while B changes to 41..43 in between; the CON times out; then the
+ * server answers an Update and the queue is emptied into g. */
+static void outage(struct dmfx *f, const char *query, struct got *g) {
+    uint8_t tok_a[2], tok_b[2];
+    f->srv->notification_storing = true;
+    struct lwm2m_report_cfg cfg = {0};
+    assert_int_equal(lwm2m_endpoint_set_report(f->ep, &cfg), 0);
+    if (query != NULL)
+        assert_int_equal(dm_query(f, COAP_PUT, "3303/0", query), COAP_204_CHANGED);
+    observe_senml(f, "3303/0/5700", tok_a);
+    observe_senml(f, "3311/0/5851", tok_b);
+    dmfx_loop(f);
+    set_temp(f, 1);
+    dmfx_loop(f);
+    assert_memory_equal(dmfx_sent(f, -1)->token, tok_a, 2); /* in flight: never answered */
+    for (int i = 0; i < 4; i++) {
+        set_temp(f, 2 + i);
+        dmfx_loop(f);
+        if (i < 3) {
+            set_dimmer(f, 41 + i);
+            dmfx_loop(f);
+        }
+    }
+    bool stamped;
+    dmfx_sent(f, -1);
+    g->last = decode_notify(f, tok_a, &g->last_v, &stamped);
+    uint64_t timeouts = f->eng->env.stats.timeouts;
+    for (int i = 0; i < 200 && f->eng->env.stats.timeouts == timeouts; i++) {
+        f->now += 1000;
+        coap_endpoint_tick(f->ep->coap);
+    }
+    assert_true(f->eng->env.stats.timeouts > timeouts);
+    lwm2m_obs_reg_event(f->srv, LWM2M_OBS_REG_UPDATED); /* the server hears us again */
+    drain(f, tok_a, g);
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 2);
+}
+
+/* hqmax=2 (inherited from the instance): of A's five values only the newest two are kept and
+ * delivered, the oldest dropped first (the one in flight too) and counted; B keeps all three,
+ * in their places. */
+static void test_hqmax_keeps_newest_of_its_observation(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    struct got g = {0};
+    outage(f, "hqmax=2", &g);
+    /* A's 1 and 2 went out in turn and were dropped from the queue while in flight: their
+     * retransmissions stopped, so they cannot reach the server after all */
+    assert_true(g.last == 'B' && g.last_v == 41);
+    assert_string_equal(g.who, "BBABA");
+    static const double want[] = {41, 42, 4, 43, 5};
+    for (size_t i = 0; i < 5; i++)
+        assert_true(g.v[i] == want[i] && g.stamped[i]);
+    const struct lwm2m_report_stats *st = &f->eng->report_stats;
+    assert_int_equal(st->kept, 8);
+    assert_int_equal(st->kept_hqmax, 3);
+    assert_int_equal(st->kept_overflow, 0);
+    assert_int_equal(st->kept_delivered, 5);
+    assert_int_equal(st->kept_dropped, 0);
+    dmfx_free(f);
+}
+
+/* Without hqmax nothing changes: every value of both observations arrives, in order. */
+static void test_hqmax_absent_keeps_everything(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    struct got g = {0};
+    outage(f, NULL, &g);
+    assert_true(g.last == 'A' && g.last_v == 1);
+    assert_string_equal(g.who, "AABABABA");
+    static const double want[] = {1, 2, 41, 3, 42, 4, 43, 5};
+    for (size_t i = 0; i < 8; i++)
+        assert_true(g.v[i] == want[i] && g.stamped[i]);
+    assert_int_equal(f->eng->report_stats.kept_hqmax, 0);
+    assert_int_equal(f->eng->report_stats.kept_delivered, 8);
+    dmfx_free(f);
+}
+
+/* hqmax=0: A keeps no history. Its notifications go out directly (not through the queue); a CON
+ * never acknowledged loses the value, not the observation; while the server is away nothing of
+ * A is kept, and afterwards A's current value is notified once. B is kept as before. */
+static void test_hqmax_0_keeps_no_history(void **state) {
+    (void)state;
+    struct dmfx *f = setup_fx();
+    uint8_t tok_a[2], tok_b[2];
+    f->srv->notification_storing = true;
+    struct lwm2m_report_cfg cfg = {0};
+    assert_int_equal(lwm2m_endpoint_set_report(f->ep, &cfg), 0);
+    assert_int_equal(dm_query(f, COAP_PUT, "3303/0/5700", "hqmax=0&con=1"), COAP_204_CHANGED);
+    observe_senml(f, "3303/0/5700", tok_a);
+    observe_senml(f, "3311/0/5851", tok_b);
+    dmfx_loop(f);
+    const struct lwm2m_report_stats *st = &f->eng->report_stats;
+    set_temp(f, 30);
+    dmfx_loop(f);
+    assert_memory_equal(dmfx_sent(f, -1)->token, tok_a, 2);
+    assert_int_equal(st->kept, 0);
+    uint64_t timeouts = f->eng->env.stats.timeouts;
+    for (int i = 0; i < 200 && f->eng->env.stats.timeouts == timeouts; i++) {
+        f->now += 1000;
+        coap_endpoint_tick(f->ep->coap);
+    }
+    assert_int_equal(lwm2m_endpoint_observations(f->ep), 2);
+    assert_int_equal(st->notify_dropped, 1);
+    /* the registration is lost: A waits, B is kept */
+    f->srv->state = LWM2M_REG_IDLE;
+    size_t before = f->tp.n;
+    set_temp(f, 31);
+    dmfx_loop(f);
+    set_dimmer(f, 50);
+    dmfx_loop(f);
+    set_temp(f, 32);
+    dmfx_loop(f);
+    assert_int_equal(f->tp.n, before);
+    assert_int_equal(st->kept, 1);
+    f->srv->state = LWM2M_REG_REGISTERED;
+    lwm2m_obs_reg_event(f->srv, LWM2M_OBS_REG_UPDATED);
+    struct got g = {0};
+    drain(f, tok_a, &g);
+    assert_int_equal(g.n, 2);
+    size_t a = g.who[0] == 'A' ? 0 : 1;
+    assert_int_equal(g.who[a], 'A');
+    assert_true(g.v[a] == 32 && !g.stamped[a]); /* the current value, not 31, as a live one */
+    assert_true(g.v[1 - a] == 50 && g.stamped[1 - a]);
+    assert_int_equal(st->kept, 1);
+    assert_int_equal(st->kept_delivered, 1);
+    assert_int_equal(st->kept_hqmax, 0);
+    dmfx_free(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_observe_first_response_and_notify),
@@ -379,6 +576,9 @@ int main(void) {
         cmocka_unit_test(test_send_and_mute),
         cmocka_unit_test(test_send_on_change),
         cmocka_unit_test(test_store_and_forward),
+        cmocka_unit_test(test_hqmax_keeps_newest_of_its_observation),
+        cmocka_unit_test(test_hqmax_absent_keeps_everything),
+        cmocka_unit_test(test_hqmax_0_keeps_no_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

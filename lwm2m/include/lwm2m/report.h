@@ -39,9 +39,12 @@ struct lwm2m_report_cfg {
      * due for Notify or Send goes through a per-server queue, delivered in order one CON at a
      * time and kept while the server cannot be reached or the endpoint sleeps, bounded (the
      * oldest dropped first, counted), in state_dir so that a restart keeps it (NULL: in memory
-     * only). Kept values reach the server timestamped (SenML "t"): as notifications when the
-     * observation still exists and its format is SenML, else as Send (LwM2M 1.1+). Gateway
-     * mode: a hosted device's values go through its own queue (set on its view), an
+     * only). An observation's hqmax attribute (LwM2M 1.2) bounds its own entries (the oldest of
+     * them dropped first, counted apart); hqmax=0 keeps none: its notifications go out directly,
+     * lost while the server cannot be reached, and the observation outlives that. Kept values
+     * reach the server timestamped (SenML "t"): as notifications when the observation still
+     * exists and its format is SenML, else as Send (LwM2M 1.1+). Gateway mode: a hosted
+     * device's values go through its own queue (set on its view), an
      * Observe-Composite spanning several devices through the gateway endpoint's queue (set on
      * it), each value under the prefix its device has at delivery; the values of a device
      * removed by then are left out. */
@@ -93,6 +96,8 @@ struct lwm2m_report_stats {
                                 cross-device notification gone); the queue bound's drops are
                                 lwm2m_sf_dropped() per store */
     uint64_t kept_overflow;  /* queued values dropped (oldest first) to fit a queue's bounds */
+    uint64_t kept_hqmax;     /* queued notifications dropped (oldest first) to keep their
+                                observation's Maximum Historical Queue (hqmax, LwM2M 1.2) */
 };
 
 const struct lwm2m_report_stats *lwm2m_engine_report_stats(const struct lwm2m_engine *e);
