@@ -12,6 +12,7 @@ the same port of 127.0.0.1 and 127.0.0.2:
 - bad lwm2m.dns values are config errors (exit 2, file:line:col).
 Prints `N passed, M failed`."""
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -164,6 +165,7 @@ def test_unknown_name_at_start():
         f.write(config(host="nosuch.test"))
     p = subprocess.run([harness.binary("bridge", "lwm2m-gateway"), "run", "-c", cfg],
                        capture_output=True, text=True, timeout=60)
+    shutil.rmtree(d, ignore_errors=True)
     assert p.returncode == 1, (p.returncode, p.stderr[-2000:])
     assert "lwm2m.servers[0]: cannot resolve 'nosuch.test'" in p.stderr, p.stderr[-2000:]
 
@@ -175,6 +177,7 @@ def check_errors(dns_value):
         f.write(config(dns=dns_value))
     p = subprocess.run([harness.binary("bridge", "lwm2m-gateway"), "check", "-c", cfg],
                        capture_output=True, text=True, timeout=30)
+    shutil.rmtree(d, ignore_errors=True)
     return p.returncode, p.stderr
 
 
