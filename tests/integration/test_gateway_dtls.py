@@ -233,6 +233,8 @@ def test_gateway_mode():
 def test_cleanup():
     if S.get("srv"):
         S["srv"].stop()
+    if S.get("dir"):
+        shutil.rmtree(S["dir"], ignore_errors=True)
 
 
 if __name__ == "__main__":
