@@ -34,13 +34,13 @@ from test_mqtt import Broker, Publisher  # noqa: E402
 GW_ID = "soak"
 
 
-def config(broker, srv, http, state_dir, devices):
+def config(broker, srv, http, state_dir, devices, store=True):
     return "\n".join([
         "gateway: { id: %s, http: '127.0.0.1:%d', state_dir: '%s' }" % (GW_ID, http, state_dir),
         "lwm2m:",
         "  lifetime: 30",
         "  coap: { ack_timeout: 1s, max_retransmit: 2 }",
-        "  store: { enabled: true }",
+        "  store: { enabled: %s }" % ("true" if store else "false"),
         "  servers: [ { uri: '%s' } ]" % srv.uri,
         "adapters:",
         "  - { name: broker, type: mqtt, host: 127.0.0.1, port: %d }" % broker.port,
@@ -64,12 +64,17 @@ def sample(gw, http):
     with open("/proc/%d/status" % pid) as f:
         rss = int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1))
     fds = len(os.listdir("/proc/%d/fd" % pid))
-    _, body = http_get(http, "/metrics")
+    t = time.monotonic()
+    try:
+        _, body = http_get(http, "/metrics")
+    except OSError:  # a loop that does not answer within http_get's 5 s
+        body = ""
+    took = time.monotonic() - t
 
     def metric(name):
         m = re.search(r"^%s (\d+)$" % re.escape(name), body, re.M)
         return int(m.group(1)) if m else -1
-    return {"rss": rss, "fds": fds,
+    return {"rss": rss, "fds": fds, "http_ms": took * 1000,
             "registered": metric('lwm2m_gateway_endpoints{state="registered"}'),
             "notifications": metric("lwm2m_gateway_notifications_total")}
 
@@ -79,6 +84,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=5)
     ap.add_argument("--devices", type=int, default=300)
     ap.add_argument("--rate", type=int, default=300)
+    ap.add_argument("--no-store", action="store_true", help="store-and-forward off")
     ap.add_argument("build_dir")
     args = ap.parse_args()
     os.environ["GW_BUILD_DIR"] = os.path.abspath(args.build_dir)
@@ -86,7 +92,7 @@ def main():
     broker, srv = Broker(), LwM2MServer(timeout=5).start()
     http = free_tcp_port()
     state = tempfile.mkdtemp(prefix="gw-soak-state-")
-    gw = GatewayProc(config(broker, srv, http, state, args.devices), prefix="gw-soak-")
+    gw = GatewayProc(config(broker, srv, http, state, args.devices, not args.no_store), prefix="gw-soak-")
     pub = Publisher(broker.port, client_id="soak-pub")
     samples = []
     try:
@@ -133,8 +139,9 @@ def main():
                 s = sample(gw, http)
                 s["t"] = el
                 samples.append(s)
-                print("t=%5.0fs rss=%6d KiB fds=%4d registered=%4d notifications=%d"
-                      % (el, s["rss"], s["fds"], s["registered"], s["notifications"]), flush=True)
+                print("t=%5.0fs rss=%6d KiB fds=%4d registered=%4d notifications=%d "
+                      "/metrics in %.0f ms" % (el, s["rss"], s["fds"], s["registered"],
+                                               s["notifications"], s["http_ms"]), flush=True)
                 next_sample += 10
             time.sleep(max(0.0, 0.1 - (time.monotonic() - now)))
     finally:
@@ -146,7 +153,9 @@ def main():
     warm = [s for s in samples if s["t"] >= 60] or samples
     a, b = warm[0], samples[-1]
     hours = max(b["t"] - a["t"], 1) / 3600
-    print("\nRSS %d KiB at %.0f s -> %d KiB at %.0f s: %+d KiB (%+.0f KiB/h); fds %d -> %d; "
+    slow = max(samples, key=lambda s: s["http_ms"])
+    print("\nslowest /metrics: %.0f ms at %.0f s" % (slow["http_ms"], slow["t"]))
+    print("RSS %d KiB at %.0f s -> %d KiB at %.0f s: %+d KiB (%+.0f KiB/h); fds %d -> %d; "
           "%d notifications" % (a["rss"], a["t"], b["rss"], b["t"], b["rss"] - a["rss"],
                                 (b["rss"] - a["rss"]) / hours, a["fds"], b["fds"],
                                 b["notifications"]))
