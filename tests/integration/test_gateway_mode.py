@@ -7,18 +7,11 @@ the Modbus value changed; a Read-Composite over two devices' paths; an Observe-C
 Modbus devices' paths notified when either changes; a device with `down_deregister` leaving /25
 (an Update without its instances) while its bus is down and coming back; the reporting counters
 on /metrics; SIGTERM deregisters the one endpoint. Prints `N passed, M failed`."""
-import os
-import shutil
-import signal
-import struct
-import subprocess
-import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import harness
-from gw_fixtures import meter_and_thermo
+from gw_fixtures import (GatewayProc, f32_regs, http_get, meter_and_thermo, meter_spec,
+                         parse_metrics, registers, server_objects, wait_notify_until)
 from lwm2m_server import CT_SENML_JSON, CT_TEXT, LwM2MServer, parse_links, senml_values
 from mb_common import PyModbus, free_tcp_port
 
@@ -27,13 +20,8 @@ EP = "urn:dev:%s" % GW_ID
 S = {}
 
 
-def f32_regs(v):
-    hi, lo = struct.unpack(">HH", struct.pack(">f", v))
-    return [hi, lo]
-
-
-SPEC = {"units": {"1": {"hr": f32_regs(230.5) + [0] * 8, "co": [1, 0, 0, 0]}}}
-SPEC2 = {"units": {"1": {"hr": f32_regs(400.0) + [0] * 8, "co": [0, 0, 0, 0]}}}
+SPEC = meter_spec(230.5, coil=1)
+SPEC2 = meter_spec(400.0, coil=0)
 
 
 def config():
@@ -57,40 +45,21 @@ def config():
     ]) + "\n"
 
 
-def http(path):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (S["http"], path), timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
 def read(path, accept=CT_TEXT):
     return S["srv"].read(EP, path, accept=accept)
-
-
-def gw_log():
-    with open(S["log"], encoding="utf-8", errors="replace") as f:
-        return f.read()
 
 
 # ---- tests -----------------------------------------------------------------------------------
 
 
 def test_start():
-    S["dir"] = tempfile.mkdtemp(prefix="gw-mode-")
-    S["cfg"] = os.path.join(S["dir"], "gw.yaml")
-    S["log"] = os.path.join(S["dir"], "gw.log")
     S["mb_port"] = free_tcp_port()
     S["mb2_port"] = free_tcp_port()
     S["http"] = free_tcp_port()
     S["srv"] = LwM2MServer().start()
     S["mb"] = PyModbus(SPEC, tcp_port=S["mb_port"])
     S["mb2"] = PyModbus(SPEC2, tcp_port=S["mb2_port"])
-    with open(S["cfg"], "w", encoding="utf-8") as f:
-        f.write(config())
-    S["gw"] = subprocess.Popen([harness.binary("bridge", "lwm2m-gateway"), "run", "-c", S["cfg"]],
-                               stdout=subprocess.DEVNULL, stderr=open(S["log"], "w"))
+    S["gw"] = GatewayProc(config(), prefix="gw-mode-")
 
 
 def test_one_registration_with_prefixed_links():
@@ -104,15 +73,13 @@ def test_one_registration_with_prefixed_links():
               "/meter-1/3/0", "/c1/3303/0", "/c1/3/0", "/meter-2/3316/0"):
         assert p in objs, (p, objs)
     assert reg.version == "1.2", reg
-    assert len([e for e in S["srv"].events("register") if e["ep"] == EP]) == 1
+    assert len(registers(S["srv"], EP)) == 1
     assert not [e for e in S["srv"].events("register") if e["ep"] != EP]
 
 
 def current_objects():
     """The object list the server holds for EP now (Register, or the last Update with links)."""
-    r = S["srv"].registration(EP)
-    links = r.links if hasattr(r, "links") else (r or {}).get("links")
-    return [p for p, _ in parse_links(links or "") if p != "/"]
+    return server_objects(S["srv"], EP)
 
 
 def test_gateway_object():
@@ -165,11 +132,7 @@ def test_prefixed_observe():
     obs = S["srv"].observe(EP, "/meter-1/3316/0/5700", accept=CT_TEXT)
     assert obs.code == "2.05", obs
     S["mb"].set(1, "hr", 0, f32_regs(231.25))
-    deadline = time.monotonic() + 5
-    while True:
-        n = S["srv"].wait_notify(token=obs.token, timeout=max(0.1, deadline - time.monotonic()))
-        if float(n.text) == 231.25:
-            break
+    wait_notify_until(S["srv"], obs.token, lambda n: float(n.text) == 231.25, timeout=5)
     assert S["srv"].cancel_observe(obs.token).code == "2.05"
 
 
@@ -190,21 +153,15 @@ def test_composite_write_and_observe():
     assert obs.code == "2.05", obs
     assert senml_values(obs.decoded).get("/meter-1/3316/0/5701") == "V", obs
     S["mb"].set(1, "hr", 0, f32_regs(232.5))
-    deadline = time.monotonic() + 5
-    while True:
-        n = S["srv"].wait_notify(token=obs.token, timeout=max(0.1, deadline - time.monotonic()))
-        if senml_values(n.decoded).get("/meter-1/3316/0/5700") == 232.5:
-            break
+    wait_notify_until(S["srv"], obs.token,
+                      lambda n: senml_values(n.decoded).get("/meter-1/3316/0/5700") == 232.5,
+                      timeout=5)
 
 
 def wait_values(token, want, timeout=5):
     """Notifications of token until one carries every {name: value} of want; returns it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        n = S["srv"].wait_notify(token=token, timeout=max(0.1, deadline - time.monotonic()))
-        vals = senml_values(n.decoded)
-        if all(vals.get(k) == v for k, v in want.items()):
-            return n
+    return wait_notify_until(S["srv"], token, lambda n: all(
+        senml_values(n.decoded).get(k) == v for k, v in want.items()), timeout)
 
 
 def test_observe_composite_across_devices():
@@ -240,7 +197,7 @@ def test_down_device_leaves_25_and_returns():
     objs = current_objects()
     assert "/meter-1/3316/0" in objs and "/c1/3303/0" in objs, objs
     assert len([p for p in objs if p.startswith("/25/")]) == 2, objs
-    assert "removed from /25 until it is back" in gw_log()
+    assert "removed from /25 until it is back" in S["gw"].log()
     assert read("/meter-2/3316/0/5700").code == "4.04"
     harness.wait_for(lambda: 8 in senml_values(
         read("/meter-1/3/0/11", accept=CT_SENML_JSON).decoded).values(), timeout=5,
@@ -254,17 +211,13 @@ def test_down_device_leaves_25_and_returns():
     harness.wait_for(lambda: read("/meter-2/3316/0/5700").code == "2.05", timeout=10,
                      what="meter-2 readable again")
     assert float(read("/meter-2/3316/0/5700").text) == 400.0
-    assert len([e for e in S["srv"].events("register") if e["ep"] == EP]) == 1  # Updates only
+    assert len(registers(S["srv"], EP)) == 1  # Updates only
 
 
 def test_metrics_reporting_counters():
-    code, text = http("/metrics")
+    code, text = http_get(S["http"], "/metrics")
     assert code == 200, code
-    metrics = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            metrics[name] = float(value)
+    metrics = parse_metrics(text)
     assert metrics["lwm2m_gateway_observe_started_total"] >= 3, metrics
     assert metrics["lwm2m_gateway_observe_ended_total"] >= 2, metrics
     assert metrics['lwm2m_gateway_notifications_by_type_total{type="non"}'] >= 3, metrics
@@ -280,21 +233,19 @@ def test_metrics_reporting_counters():
 
 
 def test_sigterm_deregisters():
-    S["gw"].send_signal(signal.SIGTERM)
+    S["gw"].terminate()
     S["srv"].wait_deregistration(EP, timeout=10)
-    assert S["gw"].wait(timeout=8) == 0
+    S["gw"].stop(timeout=8)  # exit status 0
 
 
 def test_cleanup():
-    if S.get("gw") and S["gw"].poll() is None:
-        S["gw"].kill()
-        S["gw"].wait()
+    if S.get("gw"):
+        S["gw"].close()
     for k in ("mb", "mb2"):
         if S.get(k):
             S[k].stop()
     if S.get("srv"):
         S["srv"].stop()
-    shutil.rmtree(S["dir"], ignore_errors=True)
 
 
 if __name__ == "__main__":

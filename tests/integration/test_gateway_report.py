@@ -16,12 +16,12 @@ failed`."""
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
 import harness
+from gw_fixtures import GatewayProc, registers
 from lwm2m_server import CT_SENML_JSON, LwM2MServer, senml_records
 from test_mqtt import Broker, Publisher
 
@@ -102,35 +102,23 @@ def timed_values(ev, path=TEMP):
     return out
 
 
-def gw_log():
-    with open(S["log"], encoding="utf-8", errors="replace") as f:
-        return f.read()
-
-
 def publish(name, value):
     S["pub"].publish_many([("sensors/%s/state" % name, json.dumps({"temperature": value}).encode())],
                           qos=1)
     return time.time()
 
 
+def config(template):
+    return template.format(gw=GW_ID, srv=S["srv"].port, mq=S["mq"], temp=TEMP)
+
+
 def start_gateway(template, names, endpoints=None):
-    """Writes the config, starts the gateway and waits until every endpoint is registered and the
-    broker connection is up (subscribed)."""
-    with open(S["cfg"], "w", encoding="utf-8") as f:
-        f.write(template.format(gw=GW_ID, srv=S["srv"].port, mq=S["mq"], temp=TEMP))
-    S["log"] = os.path.join(S["dir"], "gw-%d.log" % len(S.setdefault("logs", [])))
-    S["logs"].append(S["log"])
-    S["gw"] = subprocess.Popen([harness.binary("bridge", "lwm2m-gateway"), "run", "-c", S["cfg"]],
-                               stdout=subprocess.DEVNULL, stderr=open(S["log"], "w"))
+    """Writes the config into S["dir"] (where its state_dir resolves, and stays after the run),
+    starts the gateway and waits until every endpoint is registered and the broker connection is
+    up (subscribed)."""
+    S["gw"] = GatewayProc(config(template), workdir=S["dir"])
     S["srv"].wait_registrations(endpoints or [ep(n) for n in names], timeout=10)
-    harness.wait_for(lambda: "adapter broker up" in gw_log(), timeout=10, what="broker up")
-
-
-def stop_gateway():
-    S["gw"].terminate()
-    assert S["gw"].wait(timeout=10) == 0, gw_log()[-2000:]
-    log = gw_log()
-    assert "AddressSanitizer" not in log and "runtime error" not in log, log[-3000:]
+    S["gw"].wait_log("adapter broker up", timeout=10)
 
 
 def sends_with(name, pred, timeout, endpoint=None):
@@ -183,12 +171,12 @@ def test_notifications_non_by_default():
     publish("chg", 23)
     n = S["srv"].wait_notify(token=obs.token, timeout=5)
     assert n.raw["type"] == "NON", n.raw
-    stop_gateway()
+    S["gw"].stop()
 
 
 def test_check_prints_reporting():
     with open(S["cfg"], "w", encoding="utf-8") as f:
-        f.write(CONFIG_B.format(gw=GW_ID, srv=S["srv"].port, mq=S["mq"], temp=TEMP))
+        f.write(config(CONFIG_B))
     r = subprocess.run([harness.binary("bridge", "lwm2m-gateway"), "check", "-c", S["cfg"]],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 0, r.stderr
@@ -269,15 +257,14 @@ def reload_without(template, name, qdir, keep_marker, drop_marker):
     deletes device name deletes its file (logged) and leaves the other one."""
     harness.wait_for(lambda: queue_files(qdir, keep_marker) and queue_files(qdir, drop_marker),
                      timeout=5, what="both queue files")
-    cfg = template.format(gw=GW_ID, srv=S["srv"].port, mq=S["mq"], temp=TEMP)
+    cfg = config(template)
     new = without_device(cfg, name)
     assert len(new) < len(cfg) and "name: %s," % name not in new, new
-    with open(S["cfg"], "w", encoding="utf-8") as f:
-        f.write(new)
-    S["gw"].send_signal(signal.SIGHUP)
-    harness.wait_for(lambda: "reload done: " in gw_log(), timeout=5, what="reload done")
-    assert " kept, 1 removed or changed, 0 added" in gw_log(), gw_log()[-2000:]
-    assert "removed for good: its store-and-forward queue is deleted" in gw_log(), gw_log()[-2000:]
+    S["gw"].reload(new)
+    S["gw"].wait_log("reload done: ", timeout=5)
+    log = S["gw"].log()
+    assert " kept, 1 removed or changed, 0 added" in log, log[-2000:]
+    assert "removed for good: its store-and-forward queue is deleted" in log, log[-2000:]
     assert not queue_files(qdir, drop_marker), os.listdir(qdir)
     assert queue_files(qdir, keep_marker), os.listdir(qdir)
 
@@ -291,7 +278,7 @@ def test_reload_deleting_device_deletes_its_queue():
     reload_without(CONFIG_B, "cn", qdir, "%3Asf.", "%3Acn.")
     S["srv"].resume()
     sends_with("sf", lambda s: 50 in [v for v, _ in timed_values(s)], timeout=20)
-    stop_gateway()
+    S["gw"].stop()
     assert not queue_files(qdir, "%3Acn."), os.listdir(qdir)  # not written again at exit
 
 
@@ -320,7 +307,7 @@ def test_gateway_mode_send_is_prefixed():
 def test_gateway_mode_store_and_forward_outage():
     outage_sends("ga", (31, 32.5, 34), "gwq",
                  lambda: gw_values(S["srv"].wait_send(GW_EP, timeout=1), "ga"))
-    assert len([e for e in S["srv"].events("register") if e["ep"] == GW_EP]) == 1
+    assert len(registers(S["srv"], GW_EP)) == 1
 
 
 def notifies_until(token, pred, timeout):
@@ -369,7 +356,7 @@ def test_gateway_mode_observe_composite_outage():
         want = t1 if (ga, gb) == (41, 40) else t2 if (ga, gb) == (41, 42) else None
         if want is not None:
             assert abs(ta - want) < 1.5 and abs(tb - want) < 1.5, (n.decoded, want)
-    assert len([e for e in S["srv"].events("register") if e["ep"] == GW_EP]) == 1
+    assert len(registers(S["srv"], GW_EP)) == 1
     assert S["srv"].cancel_observe(obs.token).code == "2.05"
 
 
@@ -386,14 +373,13 @@ def test_gateway_mode_reload_deleting_device_deletes_its_queue():
                endpoint=GW_EP)
     time.sleep(0.5)
     assert not [e for e in S["srv"].events("send") if "/gc/" in json.dumps(e.get("decoded"))]
-    stop_gateway()
+    S["gw"].stop()
     assert not queue_files(qdir, "%2Fgc."), os.listdir(qdir)
 
 
 def test_cleanup():
-    if S.get("gw") and S["gw"].poll() is None:
-        S["gw"].kill()
-        S["gw"].wait()
+    if S.get("gw"):
+        S["gw"].close()
     if S.get("pub"):
         S["pub"].close()
     if S.get("srv"):

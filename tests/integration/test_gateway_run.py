@@ -7,16 +7,11 @@ is away), the HTTP endpoints, SIGHUP reload (added registers, removed deregister
 registration and observation), SIGTERM (every endpoint deregistered, exit 0) and a bad config
 (exit 2 with file:line:col). Prints `N passed, M failed`."""
 import json
-import os
-import shutil
-import signal
-import struct
-import subprocess
-import tempfile
 import time
 
 import harness
-from gw_fixtures import http_get, meter_and_thermo
+from gw_fixtures import (GatewayProc, f32_regs, http_get, meter_and_thermo, meter_spec,
+                         parse_metrics, registers, wait_notify_until)
 from lwm2m_server import CT_SENML_JSON, CT_TEXT, LwM2MServer, senml_values
 from mb_common import PyModbus, free_tcp_port
 
@@ -29,12 +24,7 @@ def ep(name):
     return "urn:dev:%s:%s" % (GW_ID, name)
 
 
-def f32_regs(v):
-    hi, lo = struct.unpack(">HH", struct.pack(">f", v))
-    return [hi, lo]
-
-
-SPEC = {"units": {"1": {"hr": f32_regs(230.5) + [0] * 8, "co": [1, 0, 0, 0]}}}
+SPEC = meter_spec()
 
 
 def config(devices, down_deregister=None):
@@ -59,22 +49,8 @@ def config(devices, down_deregister=None):
     return "\n".join(lines) + "\n"
 
 
-def write_config(devices, down_deregister=None):
-    with open(S["cfg"], "w", encoding="utf-8") as f:
-        f.write(config(devices, down_deregister))
-
-
 def http(path):
     return http_get(S["http"], path)
-
-
-def gw_log():
-    with open(S["log"], encoding="utf-8", errors="replace") as f:
-        return f.read()
-
-
-def registers(name):
-    return [e for e in S["srv"].events("register") if e["ep"] == ep(name)]
 
 
 def text_read(name, path):
@@ -82,27 +58,18 @@ def text_read(name, path):
 
 
 def wait_notify_value(token, want, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        n = S["srv"].wait_notify(token=token, timeout=max(0.1, deadline - time.monotonic()))
-        if float(n.text) == want:
-            return n
+    return wait_notify_until(S["srv"], token, lambda n: float(n.text) == want, timeout)
 
 
 # ---- tests -----------------------------------------------------------------------------------
 
 
 def test_start():
-    S["dir"] = tempfile.mkdtemp(prefix="gw-run-")
-    S["cfg"] = os.path.join(S["dir"], "gw.yaml")
-    S["log"] = os.path.join(S["dir"], "gw.log")
     S["http"] = free_tcp_port()
     S["mb_port"] = free_tcp_port()
     S["srv"] = LwM2MServer().start()
     S["mb"] = PyModbus(SPEC, tcp_port=S["mb_port"])
-    write_config(["meter-1", "c1", "c2"])
-    S["gw"] = subprocess.Popen([harness.binary("bridge", "lwm2m-gateway"), "run", "-c", S["cfg"]],
-                               stdout=subprocess.DEVNULL, stderr=open(S["log"], "w"))
+    S["gw"] = GatewayProc(config(["meter-1", "c1", "c2"]), prefix="gw-run-")
 
 
 def test_each_device_is_its_own_endpoint():
@@ -162,11 +129,7 @@ def test_http_endpoints():
     harness.wait_for(lambda: http("/readyz")[0] == 200, timeout=5, what="/readyz 200")
     code, text = http("/metrics")
     assert code == 200
-    metrics = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            metrics[name] = float(value)
+    metrics = parse_metrics(text)
     for name in ("lwm2m_gateway_registrations_total", "lwm2m_gateway_updates_total",
                  "lwm2m_gateway_notifications_total", "lwm2m_gateway_coap_retransmissions_total",
                  "lwm2m_gateway_bus_write_seconds_count",
@@ -209,58 +172,51 @@ def test_stale_value_answers_503_and_error_code():
 
 
 def test_sighup_reload_adds_removes_keeps():
-    write_config(["meter-1", "c1", "c3"])  # c2 removed, c3 added
-    S["gw"].send_signal(signal.SIGHUP)
+    S["gw"].reload(config(["meter-1", "c1", "c3"]))  # c2 removed, c3 added
     S["srv"].wait_registration(ep("c3"), timeout=10)
     S["srv"].wait_deregistration(ep("c2"), timeout=10)
     time.sleep(0.5)
-    assert len(registers("c1")) == 1 and len(registers("meter-1")) == 1, \
+    assert [len(registers(S["srv"], ep(n))) for n in ("c1", "meter-1")] == [1, 1], \
         "kept devices must not register again"
     assert text_read("c3", "/3303/0/5700").code == "2.05"
     assert text_read("c1", "/3303/0/5700").code == "2.05"
     # the kept device's observation survives: a new value still notifies on the old token
     S["mb"].set(1, "hr", 0, f32_regs(232.75))
     wait_notify_value(S["obs_token"], 232.75, timeout=10)
-    assert "reload done: 2 kept, 1 removed or changed, 1 added" in gw_log(), gw_log()[-2000:]
+    log = S["gw"].log()
+    assert "reload done: 2 kept, 1 removed or changed, 1 added" in log, log[-2000:]
 
 
 def test_sighup_with_bad_file_keeps_running():
-    with open(S["cfg"], "a", encoding="utf-8") as f:
-        f.write("bogus_key: 1\n")
-    S["gw"].send_signal(signal.SIGHUP)
-    harness.wait_for(lambda: "reload failed" in gw_log(), timeout=5, what="reload failure logged")
-    assert "gw.yaml:" in gw_log() and "bogus_key" in gw_log()
-    assert S["gw"].poll() is None and http("/readyz")[0] == 200
+    S["gw"].reload(config(["meter-1", "c1", "c3"]) + "bogus_key: 1\n")  # the file, one key more
+    S["gw"].wait_log("reload failed", timeout=5)
+    log = S["gw"].log()
+    assert "gw.yaml:" in log and "bogus_key" in log
+    assert S["gw"].proc.poll() is None and http("/readyz")[0] == 200
 
 
 def test_sigterm_deregisters_everything():
-    t0 = time.monotonic()
-    S["gw"].send_signal(signal.SIGTERM)
-    rc = S["gw"].wait(timeout=8)
-    took = time.monotonic() - t0
-    assert rc == 0, rc
+    S["gw"].stop(timeout=8)  # exit status 0
+    took = S["gw"].exit_seconds
     assert took < 6, took
     for name in ("meter-1", "c1", "c3"):
         S["srv"].wait_deregistration(ep(name), timeout=2)
 
 
 def test_bad_config_exits_2():
-    bad = os.path.join(S["dir"], "bad.yaml")
-    with open(bad, "w", encoding="utf-8") as f:
-        f.write("lwm2m:\n  servers: [ { uri: 'coap://127.0.0.1:1' } ]\n  lifetme: 5\n")
-    p = subprocess.run([harness.binary("bridge", "lwm2m-gateway"), "run", "-c", bad],
-                       capture_output=True, text=True, timeout=10)
-    assert p.returncode == 2, p
-    assert "bad.yaml:3:3: lwm2m.lifetme: unknown key" in p.stderr, p.stderr
+    gw = GatewayProc("lwm2m:\n  servers: [ { uri: 'coap://127.0.0.1:1' } ]\n  lifetme: 5\n",
+                     config_name="bad.yaml", prefix="gw-run-bad-")
+    try:
+        log = gw.wait_exit(2, timeout=10)
+        assert "bad.yaml:3:3: lwm2m.lifetme: unknown key" in log, log
+    finally:
+        gw.close()
 
 
 def test_down_device_deregisters_until_back():
     """A second gateway with devices[].down_deregister: 1s: its device deregisters while the
     slave is away and registers again when it is back."""
-    write_config(["meter-1"], down_deregister="1s")
-    log = open(os.path.join(S["dir"], "gw2.log"), "w")
-    gw = subprocess.Popen([harness.binary("bridge", "lwm2m-gateway"), "run", "-c", S["cfg"]],
-                          stdout=subprocess.DEVNULL, stderr=log)
+    gw = GatewayProc(config(["meter-1"], down_deregister="1s"), prefix="gw-run-down-")
     try:
         S["srv"].wait_registration(ep("meter-1"), timeout=10)
         harness.wait_for(lambda: text_read("meter-1", "/3316/0/5700").code == "2.05",
@@ -272,22 +228,16 @@ def test_down_device_deregisters_until_back():
         assert http("/readyz")[0] == 200  # deregistered on purpose: still ready
         S["mb"] = PyModbus(SPEC, tcp_port=S["mb_port"])
         S["srv"].wait_registration(ep("meter-1"), timeout=40)
-        gw.send_signal(signal.SIGTERM)
-        assert gw.wait(timeout=8) == 0
+        gw.stop(timeout=8)  # exit status 0
     finally:
-        if gw.poll() is None:
-            gw.kill()
-            gw.wait()
-        log.close()
+        gw.close()
 
 
 def test_cleanup():
-    if S.get("gw") and S["gw"].poll() is None:
-        S["gw"].kill()
-        S["gw"].wait()
+    if S.get("gw"):
+        S["gw"].close()
     S["mb"].stop()
     S["srv"].stop()
-    shutil.rmtree(S["dir"], ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -6,15 +6,10 @@ device's prefixed objects; its payload is many CoAP blocks long. A device added 
 arrives with an Update whose payload (also several blocks) the server receives whole; after a
 server restart the gateway registers again with all of them in one Register. Asserts on
 the server's received link lists, not on gateway logs. Prints `N passed, M failed`."""
-import os
 import re
-import shutil
-import signal
-import subprocess
-import tempfile
 
 import harness
-from gw_fixtures import constant_devices
+from gw_fixtures import GatewayProc, constant_devices, registers
 from lwm2m_server import CT_TEXT, LwM2MServer, parse_links
 
 GW_ID = "gw-scale"
@@ -39,11 +34,6 @@ def config(n):
     ] + constant_devices([dev(i) for i in range(1, n + 1)])) + "\n"
 
 
-def write_config(n):
-    with open(S["cfg"], "w", encoding="utf-8") as f:
-        f.write(config(n))
-
-
 def objects(links):
     return [p for p, _ in parse_links(links or "") if p != "/"]
 
@@ -59,23 +49,12 @@ def check_complete(links, n):
     assert "/3/0" in objs and "/1/0" in objs, sorted(objs)[:10]
 
 
-def server_links():
-    """The link list the server holds for EP now: the Register's, or the last Update's."""
-    r = S["srv"].registration(EP)
-    return r.links if r is not None else None
-
-
 # ---- tests -----------------------------------------------------------------------------------
 
 
 def test_start():
-    S["dir"] = tempfile.mkdtemp(prefix="gw-scale-")
-    S["cfg"] = os.path.join(S["dir"], "gw.yaml")
-    S["log"] = os.path.join(S["dir"], "gw.log")
     S["srv"] = LwM2MServer().start()
-    write_config(N_DEVICES)
-    S["gw"] = subprocess.Popen([harness.binary("bridge", "lwm2m-gateway"), "run", "-c", S["cfg"]],
-                               stdout=subprocess.DEVNULL, stderr=open(S["log"], "w"))
+    S["gw"] = GatewayProc(config(N_DEVICES), prefix="gw-scale-")
 
 
 def test_registers_once_with_every_device():
@@ -85,9 +64,9 @@ def test_registers_once_with_every_device():
     links = reg.links
     check_complete(links, N_DEVICES)
     assert len(links.encode()) > 10 * BLOCK, len(links)  # about 20 KiB: Block1 it was
-    assert len([e for e in S["srv"].events("register") if e["ep"] == EP]) == 1
+    assert len(registers(S["srv"], EP)) == 1
     assert not S["srv"].events("register_rejected")
-    assert S["gw"].poll() is None
+    assert S["gw"].proc.poll() is None
 
 
 def test_last_device_readable():
@@ -97,14 +76,13 @@ def test_last_device_readable():
 
 def test_reload_adds_device_with_large_update():
     n = N_DEVICES + 1
-    write_config(n)
-    S["gw"].send_signal(signal.SIGHUP)
+    S["gw"].reload(config(n))
     ev = S["srv"].wait_event("update", ep=EP, timeout=20,
                              pred=lambda e: "/%s/3303/0" % dev(n) in (e.get("links") or ""))
     links = ev["links"]
     assert len(links.encode()) > 10 * BLOCK, len(links)
     check_complete(links, n)
-    assert len([e for e in S["srv"].events("register") if e["ep"] == EP]) == 1
+    assert len(registers(S["srv"], EP)) == 1
     r = S["srv"].read(EP, "/%s/3/0/0" % dev(n), accept=CT_TEXT)
     assert r.code == "2.05" and r.text == "Thermo Inc", r
 
@@ -116,8 +94,7 @@ def test_full_register_after_server_restart():
     S["srv"].stop()
     S["srv"] = LwM2MServer(port=port).start()
     n = N_DEVICES + 2
-    write_config(n)
-    S["gw"].send_signal(signal.SIGHUP)
+    S["gw"].reload(config(n))
     reg = S["srv"].wait_registration(EP, timeout=30)
     assert len(reg.links.encode()) > 10 * BLOCK, len(reg.links)
     check_complete(reg.links, n)
@@ -126,18 +103,16 @@ def test_full_register_after_server_restart():
 
 
 def test_sigterm_deregisters():
-    S["gw"].send_signal(signal.SIGTERM)
+    S["gw"].terminate()
     S["srv"].wait_deregistration(EP, timeout=10)
-    assert S["gw"].wait(timeout=8) == 0
+    S["gw"].stop(timeout=8)  # exit status 0
 
 
 def test_cleanup():
-    if S.get("gw") and S["gw"].poll() is None:
-        S["gw"].kill()
-        S["gw"].wait()
+    if S.get("gw"):
+        S["gw"].close()
     if S.get("srv"):
         S["srv"].stop()
-    shutil.rmtree(S["dir"], ignore_errors=True)
 
 
 if __name__ == "__main__":
