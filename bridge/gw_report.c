@@ -61,6 +61,7 @@ static struct lwm2m_report_cfg report_base(const struct gw *g) {
         .state_dir = l->store.enabled ? g->cfg->gateway.state_dir : NULL,
         .store_max_entries = l->store.max_entries,
         .store_max_bytes = l->store.max_bytes,
+        .store_sync_ms = l->store.sync_ms,
     };
 }
 

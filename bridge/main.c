@@ -142,12 +142,14 @@ static void print_reporting(const struct cfg *cfg) {
         printf("notifications: CON\n");
     else
         printf("notifications: NON, every %uth CON\n", (unsigned)l->notifications.con_every);
-    if (l->store.enabled)
+    if (l->store.enabled) {
+        char sync[16];
+        cfg_duration_format(l->store.sync_ms, sync, sizeof(sync));
         printf("store: on (Notification Storing), at most %u entries and %u bytes per endpoint "
-               "and server, in %s\n",
-               (unsigned)l->store.max_entries, (unsigned)l->store.max_bytes,
+               "and server, written every %s, in %s\n",
+               (unsigned)l->store.max_entries, (unsigned)l->store.max_bytes, sync,
                cfg->gateway.state_dir);
-    else
+    } else
         printf("store: off\n");
 }
 

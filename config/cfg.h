@@ -109,6 +109,8 @@ struct cfg_store {
     bool enabled;         /* default false */
     uint32_t max_entries; /* per endpoint and server; default 1000 */
     uint32_t max_bytes;   /* per endpoint and server; default 262144 */
+    uint32_t sync_ms;     /* the changed queues written to state_dir together this often (a power
+                             loss loses at most that long's values); default 1s, 10ms..1h */
 };
 
 enum cfg_send_format { CFG_SEND_SENML_CBOR, CFG_SEND_SENML_JSON };

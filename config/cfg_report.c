@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Information reporting settings: lwm2m.notifications (CON or NON), lwm2m.store
- * (store-and-forward limits) and the `send` section of devices, discovery rules and profiles
- * (LwM2M Send of some paths, on change and/or periodically), including the check that every Send
- * path names something the device's bindings provide. */
+ * (store-and-forward limits and how often its files are written) and the `send` section of
+ * devices, discovery rules and profiles (LwM2M Send of some paths, on change and/or
+ * periodically), including the check that every Send path names something the device's bindings
+ * provide. */
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -54,6 +55,7 @@ static const struct cfg_directive store_dirs[] = {
       .max = 1000000),
     D(struct cfg_store, "max_bytes", max_bytes, CFG_D_UINT, .def = "262144", .min = 1024,
       .max = 1073741824),
+    D(struct cfg_store, "sync", sync_ms, CFG_D_DURATION, .def = "1s", .min = 10, .max = 3600000),
 };
 
 int cfg_store_fn(struct cfg_ctx *ctx, const struct cfg_node *n, void *dst) {

@@ -81,8 +81,10 @@ int lwm2m_engine_new(const struct lwm2m_engine_cfg *cfg, struct lwm2m_engine **o
 void lwm2m_engine_free(struct lwm2m_engine *e) {
     if (e == NULL)
         return;
+    lwm2m_keep_flush_all(e); /* a clean stop: every changed queue in one batch */
     while (e->head != NULL)
         lwm2m_endpoint_free(e->head);
+    lwm2m_keep_flush_free(e);
     lwm2m_dtls_cache_free(e);
     free(e);
 }

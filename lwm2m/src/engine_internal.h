@@ -125,6 +125,59 @@ int lwm2m_gwdev_resources(struct lwm2m_endpoint *host, uint16_t iid, lwm2m_id_fn
 int lwm2m_gwdev_read(struct lwm2m_endpoint *host, const struct lwm2m_path *p,
                      struct lwm2m_value *out);
 
+/* ==== sf_flush.c block: the store-and-forward queues made durable in batches ==== */
+
+struct lwm2m_sf_store;
+struct lwm2m_file_io;
+
+/* A queue as the flush sees it, embedded in send.c's per-server queue: the store, and its place
+ * in one of the engine's lists while it waits to be written. */
+struct lwm2m_keep_dirty {
+    struct lwm2m_sf_store *store; /* borrowed from the queue that embeds this */
+    struct lwm2m_keep_dirty *next, *prev;
+    uint8_t list; /* 0: in no list; else which (sf_flush.c) */
+};
+
+struct lwm2m_keep_list {
+    struct lwm2m_keep_dirty *head, *tail;
+    size_t n;
+};
+
+/* One tick writes at most LWM2M_KEEP_FLUSH_CHUNK queues, and stops adding queues once their
+ * images reach LWM2M_KEEP_FLUSH_BYTES (at least one per tick), so that the loop answers between
+ * ticks. tests/bench/bench_sf_flush.c measured 3000 queues on ext4 (README): chunks of 64 keep
+ * the longest tick near 40 ms, 256 let it reach 130 ms for a little less work overall. */
+#define LWM2M_KEEP_FLUSH_CHUNK 64u
+#define LWM2M_KEEP_FLUSH_BYTES (1024u * 1024u)
+
+/* The engine's flush: the queues changed since their last write wait in dirty; every sync_ms the
+ * timer moves them to round and writes round in chunks of bounded work, one chunk per tick (a
+ * tick right after another while round is not empty), one batch (one syncfs) per chunk. */
+struct lwm2m_keep_flush {
+    struct lwm2m_keep_list dirty;   /* the next round */
+    struct lwm2m_keep_list round;   /* the round being written */
+    struct event *timer;            /* made on first use */
+    uint64_t dirty_since_ms;        /* when dirty became non-empty (the engine's clock) */
+    uint32_t sync_ms;               /* lwm2m_report_cfg.store_sync_ms; 0 → 1000 */
+    const struct lwm2m_file_io *io; /* the file operations of queues opened from now on;
+                                       NULL = POSIX (tests count and fail through it) */
+};
+
+/* sf_flush.c: d's store changed: if it is dirty and not listed yet, it waits for the next round
+ * (the timer is armed). Cheap; call it after every change (a pass of the queue). */
+void lwm2m_keep_mark(struct lwm2m_engine *e, struct lwm2m_keep_dirty *d);
+/* sf_flush.c: d's queue is being closed: out of the lists (the close writes it itself). */
+void lwm2m_keep_unmark(struct lwm2m_engine *e, struct lwm2m_keep_dirty *d);
+/* sf_flush.c: the timer's work, callable by tests after moving the clock: starts a round when the
+ * oldest dirty queue has waited sync_ms, and writes the next chunk of the round. Returns how many
+ * queues it wrote (failures stay dirty, listed for the next round). */
+size_t lwm2m_keep_flush_tick(struct lwm2m_engine *e);
+/* sf_flush.c: writes every listed queue now, in as many batches as the chunk bound makes (engine
+ * being freed: a clean stop). Returns how many failed. */
+size_t lwm2m_keep_flush_all(struct lwm2m_engine *e);
+/* sf_flush.c: frees the timer (every queue is closed by then). */
+void lwm2m_keep_flush_free(struct lwm2m_engine *e);
+
 struct lwm2m_engine {
     struct event_base *base;
     const struct lwm2m_model *model;
@@ -144,6 +197,8 @@ struct lwm2m_engine {
     struct lwm2m_dtls_entry *dtls_ctxs; /* shared credential contexts */
     struct coap_dtls_stats dtls_stats;
     char dtls_error[192]; /* why the last credential context could not be made */
+    /* ---- sf_flush.c block: store-and-forward durability ---- */
+    struct lwm2m_keep_flush keep_flush;
     /* ---- bootstrap.c block ---- */
     uint32_t bs_timeout_ms; /* Bootstrap-Finish wait after the bootstrap server's last message */
     uint32_t bs_fallback;   /* consecutive Register failures of every server → bootstrap */

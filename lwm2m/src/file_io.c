@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* State files in state_dir (file_io.h): the atomic rewrite shared by the store-and-forward queue
- * (sf_store.c) and the bootstrapped configuration (bs_state.c), bounded reads, setting damaged
- * files aside, names derived from endpoint names, CRC-32. */
+ * (sf_store.c) and the bootstrapped configuration (bs_state.c), its batched form for the
+ * store-and-forward flush (one syncfs for many files), bounded reads, setting damaged files
+ * aside, names derived from endpoint names, CRC-32. */
 #include "file_io.h"
 
 #include <errno.h>
@@ -33,7 +34,28 @@ static int posix_rename(void *ctx, const char *from, const char *to) {
     return rename(from, to);
 }
 
-const struct lwm2m_file_io lwm2m_file_posix_io = {posix_write, posix_fsync, posix_rename, NULL};
+static int posix_syncfs(void *ctx, int fd) {
+    (void)ctx;
+#ifdef __linux__
+    return syncfs(fd);
+#else
+    (void)fd;
+    errno = ENOSYS; /* the batch falls back to one fdatasync per file */
+    return -1;
+#endif
+}
+
+static int posix_fdatasync(void *ctx, int fd) {
+    (void)ctx;
+    return fdatasync(fd);
+}
+
+const struct lwm2m_file_io lwm2m_file_posix_io = {.write = posix_write,
+                                                  .fsync = posix_fsync,
+                                                  .rename = posix_rename,
+                                                  .ctx = NULL,
+                                                  .syncfs = posix_syncfs,
+                                                  .fdatasync = posix_fdatasync};
 
 static const struct lwm2m_file_io *io_or_posix(const struct lwm2m_file_io *io) {
     return io != NULL ? io : &lwm2m_file_posix_io;
@@ -71,9 +93,9 @@ static int fsync_dir(const struct lwm2m_file_io *io, const char *dir, char *err,
     return rc;
 }
 
-/* Writes img to tmp and fsyncs it; on any failure the temp file is removed. */
+/* Writes img to tmp and (sync) fsyncs it; on any failure the temp file is removed. */
 static int write_tmp(const struct lwm2m_file_io *io, const char *tmp, const uint8_t *img, size_t n,
-                     char *err, size_t cap) {
+                     bool sync, char *err, size_t cap) {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return io_fail(err, cap, tmp, "create");
@@ -90,7 +112,7 @@ static int write_tmp(const struct lwm2m_file_io *io, const char *tmp, const uint
             e = w == 0 ? EIO : errno;
         }
     }
-    if (step == NULL && io->fsync(io->ctx, fd) != 0) {
+    if (step == NULL && sync && io->fsync(io->ctx, fd) != 0) {
         step = "fsync";
         e = errno;
     }
@@ -116,7 +138,7 @@ int lwm2m_file_write_atomic(const struct lwm2m_file_io *io, const char *dir, con
             snprintf(err, cap, "%s: path too long", path);
         return LWM2M_ERR_IO;
     }
-    int rc = write_tmp(io, tmp, img, n, err, cap);
+    int rc = write_tmp(io, tmp, img, n, true, err, cap);
     if (rc != 0)
         return rc;
     if (io->rename(io->ctx, tmp, path) != 0) {
@@ -126,6 +148,155 @@ int lwm2m_file_write_atomic(const struct lwm2m_file_io *io, const char *dir, con
         return io_fail(err, cap, path, "rename");
     }
     return fsync_dir(io, dir, err, cap);
+}
+
+/* ---- the batch ------------------------------------------------------------------------------ */
+
+/* How far each op of a batch got. */
+enum { OP_FAILED = 0, OP_WRITTEN, OP_DURABLE, OP_DONE };
+
+static int batch_syncfs(const struct lwm2m_file_io *io, int fd) {
+    return io->syncfs != NULL ? io->syncfs(io->ctx, fd) : lwm2m_file_posix_io.syncfs(NULL, fd);
+}
+
+static int batch_fdatasync(const struct lwm2m_file_io *io, int fd) {
+    return io->fdatasync != NULL ? io->fdatasync(io->ctx, fd)
+                                 : lwm2m_file_posix_io.fdatasync(NULL, fd);
+}
+
+/* "<op's path>.tmp" into tmp; false (errno set) when it does not fit. */
+static bool tmp_name(const struct lwm2m_file_op *op, char tmp[PATH_MAX]) {
+    int w = snprintf(tmp, PATH_MAX, "%s.tmp", op->path);
+    if (w >= 0 && w < PATH_MAX)
+        return true;
+    errno = ENAMETOOLONG;
+    return false;
+}
+
+/* Records the failure of op (errno still set): its rc, the batch's first message, its temp file
+ * gone when tmp is given. */
+static void op_fail(struct lwm2m_file_op *op, const char *tmp, const char *file, const char *step,
+                    size_t *nfail, char *err, size_t cap) {
+    int e = errno;
+    if (tmp != NULL)
+        unlink(tmp);
+    errno = e;
+    op->rc = io_fail(*nfail == 0 ? err : NULL, cap, file, step);
+    (*nfail)++;
+}
+
+/* fdatasync of one temp file written by the batch (reopened: it was closed after writing, so
+ * that a batch never holds more than one descriptor). */
+static int datasync_path(const struct lwm2m_file_io *io, const char *tmp, const char **step) {
+    int fd = open(tmp, O_WRONLY | O_CLOEXEC);
+    *step = "reopen";
+    if (fd < 0)
+        return -1;
+    *step = "fdatasync";
+    int rc = batch_fdatasync(io, fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+/* The durability barrier of the temp files written: one syncfs on dir's file system (dfd); if
+ * that fails (not Linux, a file system without it, a writeback error), each file on its own. */
+static void batch_barrier(const struct lwm2m_file_io *io, int dfd, struct lwm2m_file_op *ops,
+                          uint8_t *st, size_t n, size_t *nfail, char *err, size_t cap) {
+    bool any = false;
+    for (size_t i = 0; i < n && !any; i++)
+        any = st[i] == OP_WRITTEN;
+    bool fs = any && dfd >= 0 && batch_syncfs(io, dfd) == 0;
+    for (size_t i = 0; any && i < n; i++) {
+        char tmp[PATH_MAX];
+        const char *step = NULL;
+        if (st[i] != OP_WRITTEN)
+            continue;
+        st[i] = OP_DURABLE;
+        if (!fs && tmp_name(&ops[i], tmp) && datasync_path(io, tmp, &step) != 0) {
+            op_fail(&ops[i], tmp, tmp, step, nfail, err, cap);
+            st[i] = OP_FAILED;
+        }
+    }
+}
+
+/* Step 1: every temp file written, none synced yet; deletions need no file. */
+static void batch_write(const struct lwm2m_file_io *io, struct lwm2m_file_op *ops, uint8_t *st,
+                        size_t n, size_t *nfail, char *err, size_t cap) {
+    for (size_t i = 0; i < n; i++) {
+        char tmp[PATH_MAX];
+        ops[i].rc = 0;
+        st[i] = OP_FAILED;
+        if (!tmp_name(&ops[i], tmp)) {
+            op_fail(&ops[i], NULL, ops[i].path, "temp name", nfail, err, cap);
+        } else if (ops[i].img == NULL) {
+            st[i] = OP_DURABLE;
+        } else if (write_tmp(io, tmp, ops[i].img, ops[i].n, false, *nfail == 0 ? err : NULL, cap) !=
+                   0) {
+            ops[i].rc = LWM2M_ERR_IO;
+            (*nfail)++;
+        } else {
+            st[i] = OP_WRITTEN;
+        }
+    }
+}
+
+/* Step 3: each durable temp file renamed over its path, each deletion unlinked. Returns how many
+ * changed the directory. */
+static size_t batch_place(const struct lwm2m_file_io *io, struct lwm2m_file_op *ops, uint8_t *st,
+                          size_t n, size_t *nfail, char *err, size_t cap) {
+    size_t changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        char tmp[PATH_MAX];
+        if (st[i] != OP_DURABLE || !tmp_name(&ops[i], tmp))
+            continue;
+        if (ops[i].img == NULL) {
+            unlink(tmp); /* a crash's leftover, never renamed */
+            if (unlink(ops[i].path) != 0 && errno != ENOENT) {
+                op_fail(&ops[i], NULL, ops[i].path, "unlink", nfail, err, cap);
+                continue;
+            }
+        } else if (io->rename(io->ctx, tmp, ops[i].path) != 0) {
+            op_fail(&ops[i], tmp, ops[i].path, "rename", nfail, err, cap);
+            continue;
+        }
+        st[i] = OP_DONE;
+        changed++;
+    }
+    return changed;
+}
+
+size_t lwm2m_file_write_batch(const struct lwm2m_file_io *io, const char *dir,
+                              struct lwm2m_file_op *ops, size_t n, char *err, size_t cap) {
+    io = io_or_posix(io);
+    size_t nfail = 0;
+    uint8_t *st = malloc(n > 0 ? n : 1);
+    if (st == NULL) {
+        for (size_t i = 0; i < n; i++) {
+            errno = ENOMEM;
+            op_fail(&ops[i], NULL, ops[i].path, "batch", &nfail, err, cap);
+        }
+        return nfail;
+    }
+    batch_write(io, ops, st, n, &nfail, err, cap);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    batch_barrier(io, dfd, ops, st, n, &nfail, err, cap);
+    size_t changed = batch_place(io, ops, st, n, &nfail, err, cap);
+    /* Step 4: the renames made durable with one fsync of the directory. */
+    if (changed > 0 && (dfd < 0 || io->fsync(io->ctx, dfd) != 0)) {
+        const char *step = dfd < 0 ? "open directory" : "fsync directory";
+        int e = errno;
+        for (size_t i = 0; i < n; i++) {
+            errno = e;
+            if (st[i] == OP_DONE)
+                op_fail(&ops[i], NULL, dir, step, &nfail, err, cap);
+        }
+    }
+    if (dfd >= 0)
+        close(dfd);
+    free(st);
+    return nfail;
 }
 
 int lwm2m_file_remove(const struct lwm2m_file_io *io, const char *dir, const char *path, char *err,

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* State files of the engine in state_dir (store-and-forward queues, bootstrapped configuration):
- * the atomic rewrite (temp file, fsync, rename, fsync of the directory), whole-file reads with a
- * size bound, setting a damaged file aside, file names made from endpoint names, and the CRC-32
- * both file formats use. Internal to the engine; loop thread only (the calls block briefly). */
+ * the atomic rewrite of one file (temp file, fsync, rename, fsync of the directory) and of a batch
+ * of files with one durability barrier, whole-file reads with a size bound, setting a damaged
+ * file aside, file names made from endpoint names, and the CRC-32 both file formats use. Internal
+ * to the engine; loop thread only (the calls block briefly). */
 #ifndef LWM2M_FILE_IO_H
 #define LWM2M_FILE_IO_H
 
@@ -11,14 +12,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* File operations, replaceable so tests can inject failures; NULL where one is taken means the
- * POSIX calls. Each returns like the POSIX call it replaces (-1 and errno on failure); ctx is
- * passed back unchanged. */
+/* File operations, replaceable so tests can inject failures and count calls; NULL where one is
+ * taken means the POSIX calls. Each returns like the call it replaces (-1 and errno on failure);
+ * ctx is passed back unchanged. syncfs and fdatasync (used by lwm2m_file_write_batch only) may
+ * be NULL: the system's calls then. */
 struct lwm2m_file_io {
     ssize_t (*write)(void *ctx, int fd, const void *buf, size_t len);
     int (*fsync)(void *ctx, int fd);
     int (*rename)(void *ctx, const char *from, const char *to);
     void *ctx;
+    int (*syncfs)(void *ctx, int fd); /* Linux syncfs(2): the file system holding fd */
+    int (*fdatasync)(void *ctx, int fd);
 };
 
 /* The POSIX operations. */
@@ -33,6 +37,27 @@ uint32_t lwm2m_crc32(const uint8_t *p, size_t n);
  * "<file>: <step>: <errno text>". Returns 0 or LWM2M_ERR_IO. io NULL = POSIX. */
 int lwm2m_file_write_atomic(const struct lwm2m_file_io *io, const char *dir, const char *path,
                             const uint8_t *img, size_t n, char *err, size_t cap);
+
+/* One file of a batch (lwm2m_file_write_batch): path is replaced by img[0..n), or deleted when
+ * img is NULL. rc is the result for this file: 0 or LWM2M_ERR_IO. */
+struct lwm2m_file_op {
+    const char *path; /* borrowed; in the batch's directory */
+    const uint8_t *img;
+    size_t n;
+    int rc;
+};
+
+/* lwm2m_file_write_atomic for many files of one directory with one durability barrier instead
+ * of two fsyncs per file: every "<path>.tmp" is written (no fsync), the file system of dir is
+ * synced once with syncfs (when that fails, each temp file is fdatasync'd instead), each temp
+ * file is renamed over its path (deletions are unlinked) and dir is fsynced once. Each file keeps
+ * the single-file guarantee (the old file or the new one, never a mix) and a failure is its own
+ * only: its rc is set, its temp file removed and its old file untouched, the others go on. A
+ * failed directory fsync fails every op that renamed or deleted (their change may not survive a
+ * crash). Returns how many ops failed; err (may be NULL) gets the first failure as
+ * "<file>: <step>: <errno text>". io NULL = POSIX. */
+size_t lwm2m_file_write_batch(const struct lwm2m_file_io *io, const char *dir,
+                              struct lwm2m_file_op *ops, size_t n, char *err, size_t cap);
 
 /* Deletes path (and makes that durable by fsyncing dir). No file is not an error. Returns 0 or
  * LWM2M_ERR_IO. */

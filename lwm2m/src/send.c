@@ -309,6 +309,7 @@ struct lwm2m_keep_srv {
     uint64_t retry_ms;            /* no delivery before this */
     uint32_t xchg;                /* its exchange, 0 when none */
     bool busy, as_send;
+    struct lwm2m_keep_dirty dirty; /* its place in the engine's flush (sf_flush.c) */
 };
 
 static struct lwm2m_keep_srv *keep_of(const struct lwm2m_endpoint *ep,
@@ -341,6 +342,7 @@ static int keep_close(struct lwm2m_endpoint *ep, bool discard) {
     for (uint16_t i = 0; i < reg_ep(ep)->nservers; i++) {
         if (keep[i].xchg != 0)
             coap_cancel(ep->coap, keep[i].xchg);
+        lwm2m_keep_unmark(ep->eng, &keep[i].dirty); /* the close writes it, now */
         if (discard && keep[i].store != NULL)
             ep->eng->report_stats.kept_dropped += lwm2m_sf_count(keep[i].store);
         int rc = discard ? lwm2m_sf_discard(keep[i].store) : lwm2m_sf_close(keep[i].store, NULL, 0);
@@ -381,6 +383,8 @@ int lwm2m_keep_setup(struct lwm2m_endpoint *ep, const struct lwm2m_report_cfg *c
     struct lwm2m_endpoint *reg = reg_ep(ep);
     bool any = false;
     char name[512];
+    if (cfg->state_dir != NULL) /* engine-wide: the flush of every queue */
+        ep->eng->keep_flush.sync_ms = cfg->store_sync_ms;
     if (ep->obs == NULL || ep->obs->keep != NULL)
         return 0; /* already open: a later call changes nothing of the queues */
     for (uint16_t i = 0; i < reg->nservers; i++)
@@ -398,10 +402,12 @@ int lwm2m_keep_setup(struct lwm2m_endpoint *ep, const struct lwm2m_report_cfg *c
                                  .name = name,
                                  .ssid = reg->servers[i].ssid,
                                  .limits = {cfg->store_max_entries, cfg->store_max_bytes},
-                                 .clock = ep->eng->env.clock};
+                                 .clock = ep->eng->env.clock,
+                                 .io = ep->eng->keep_flush.io};
         k->ep = ep;
         k->s = &reg->servers[i];
         int rc = k->s->notification_storing ? lwm2m_sf_open(&c, &k->store, NULL, 0) : 0;
+        k->dirty.store = k->store;
         if (rc != 0) {
             lwm2m_keep_free(ep);
             return rc;
@@ -602,9 +608,9 @@ static uint64_t keep_pump(struct lwm2m_keep_srv *k, uint64_t now) {
         if (lwm2m_sf_pop(k->store, id) == 0)
             k->ep->eng->report_stats.kept_dropped++;
     }
-    /* Durable once per pass: a crash loses at most this pass's values (sf_store.h). */
-    if (lwm2m_sf_dirty(k->store))
-        lwm2m_sf_sync(k->store, NULL, 0);
+    /* Durable within store_sync_ms: the engine's flush writes the changed queues together
+     * (sf_flush.c), so a crash loses at most that interval's values. */
+    lwm2m_keep_mark(k->ep->eng, &k->dirty);
     return next;
 }
 

@@ -342,6 +342,66 @@ int lwm2m_sf_sync(struct lwm2m_sf_store *s, char *err, size_t errcap) {
     return rc;
 }
 
+/* One group of a batch: the dirty stores among stores[from..n) (marked in todo) that share
+ * stores[from]'s directory and io, written with one barrier. Returns the failures. */
+static size_t sync_group(struct lwm2m_sf_store *const *stores, size_t from, size_t n, bool *todo,
+                         int *rcs, struct lwm2m_file_op *ops, size_t *idx, char *err, size_t cap) {
+    const struct lwm2m_sf_store *g = stores[from];
+    size_t m = 0, nfail = 0;
+    for (size_t i = from; i < n; i++) {
+        struct lwm2m_sf_store *s = stores[i];
+        if (!todo[i] || s->io != g->io || strcmp(s->dir, g->dir) != 0)
+            continue;
+        todo[i] = false;
+        uint8_t *img = NULL;
+        size_t len = 0;
+        int rc = s->count > 0 ? lwm2m_sf_encode(s, &img, &len) : 0;
+        if (rc != 0) {
+            rcs[i] = rc;
+            errf(nfail++ == 0 ? err : NULL, cap, "%s: %s", s->path, lwm2m_strerror(rc));
+            continue;
+        }
+        ops[m] = (struct lwm2m_file_op){.path = s->path, .img = img, .n = len};
+        idx[m++] = i;
+    }
+    size_t first = nfail;
+    nfail += lwm2m_file_write_batch(g->io, g->dir, ops, m, first == 0 ? err : NULL, cap);
+    for (size_t k = 0; k < m; k++) {
+        rcs[idx[k]] = ops[k].rc;
+        if (ops[k].rc == 0)
+            stores[idx[k]]->dirty = false;
+        free((void *)ops[k].img);
+    }
+    return nfail;
+}
+
+size_t lwm2m_sf_sync_batch(struct lwm2m_sf_store *const *stores, size_t n, int *rcs, char *err,
+                           size_t errcap) {
+    errf(err, errcap, "%s", "");
+    bool *todo = calloc(n > 0 ? n : 1, sizeof(*todo));
+    struct lwm2m_file_op *ops = malloc((n > 0 ? n : 1) * sizeof(*ops));
+    size_t *idx = malloc((n > 0 ? n : 1) * sizeof(*idx));
+    size_t nfail = 0;
+    for (size_t i = 0; i < n; i++) {
+        rcs[i] = 0;
+        bool dirty = stores[i] != NULL && lwm2m_sf_dirty(stores[i]);
+        if (dirty && (todo == NULL || ops == NULL || idx == NULL)) {
+            rcs[i] = LWM2M_ERR_NOMEM;
+            errf(nfail++ == 0 ? err : NULL, errcap, "%s: %s", stores[i]->path,
+                 lwm2m_strerror(LWM2M_ERR_NOMEM));
+        } else if (dirty) {
+            todo[i] = true;
+        }
+    }
+    for (size_t i = 0; todo != NULL && i < n; i++)
+        if (todo[i])
+            nfail += sync_group(stores, i, n, todo, rcs, ops, idx, nfail == 0 ? err : NULL, errcap);
+    free(todo);
+    free(ops);
+    free(idx);
+    return nfail;
+}
+
 int lwm2m_sf_remove(const char *dir, const char *name, uint16_t ssid) {
     if (dir == NULL || name == NULL || name[0] == '\0') {
         return LWM2M_ERR_INVALID;

@@ -18,8 +18,10 @@
 /* Durability contract (read this before calling):
  * - push/pop change memory only and mark the store dirty. lwm2m_sf_sync() writes the whole
  *   queue to a temp file in the same directory, fsyncs it, renames it over the store's file and
- *   fsyncs the directory. The engine calls it once per loop pass (or on a timer) for dirty
- *   stores, so a crash loses at most what was pushed since the last successful sync.
+ *   fsyncs the directory. lwm2m_sf_sync_batch() does the same for many stores with one syncfs
+ *   and one directory fsync. The engine (sf_flush.c) collects dirty stores and syncs them in
+ *   batches on a timer (lwm2m_report_cfg.store_sync_ms), and each store once more when it is
+ *   closed, so a crash loses at most what was pushed since the last successful sync.
  * - On disk there is always either the previous complete file or the new one, never a mix.
  *   A failed sync leaves the old file and the memory queue untouched and the store dirty.
  * - A pop not yet synced comes back after a crash: delivery is at-least-once; the records'
@@ -127,6 +129,15 @@ int lwm2m_sf_pop(struct lwm2m_sf_store *s, uint64_t id);
  * empty queue removes the file. No-op for a memory-only store. Returns 0 or LWM2M_ERR_IO /
  * LWM2M_ERR_NOMEM with err (when given) naming the file, the step and errno's text. */
 int lwm2m_sf_sync(struct lwm2m_sf_store *s, char *err, size_t errcap);
+
+/* lwm2m_sf_sync of every dirty store of stores[0..n) (NULL, clean and memory-only ones are
+ * skipped), each with the guarantee above but made durable together: the stores of one
+ * directory go to lwm2m_file_write_batch (one syncfs and one directory fsync for all). rcs[i]
+ * gets store i's result (0, LWM2M_ERR_IO or LWM2M_ERR_NOMEM); a store that failed stays dirty
+ * and its file untouched, the others are written. Returns how many failed; err (when given) gets
+ * the first failure's text. */
+size_t lwm2m_sf_sync_batch(struct lwm2m_sf_store *const *stores, size_t n, int *rcs, char *err,
+                           size_t errcap);
 
 size_t lwm2m_sf_count(const struct lwm2m_sf_store *s);
 size_t lwm2m_sf_bytes(const struct lwm2m_sf_store *s);     /* encoded size of the entries */

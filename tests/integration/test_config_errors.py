@@ -316,6 +316,13 @@ BAD = [
          'availability.yaml:7:67: devices[0].availability: expected a topic with {device} and no wildcards, like sensors/{device}/availability',
          'availability.yaml:8:67: devices[1].availability: expected a topic with {device} and no wildcards, like sensors/{device}/availability',
      ]),
+    ('store-sync',
+     'lwm2m:\n'
+     '  servers: [{uri: coap://h}]\n'
+     '  store: {enabled: true, sync: 5ms}\n',
+     [
+         "store-sync.yaml:3:32: lwm2m.store.sync: expected a duration from 10ms to 1h, got '5ms'",
+     ]),
     ('reporting',
      'lwm2m:\n'
      '  servers: [{uri: coap://h}]\n'

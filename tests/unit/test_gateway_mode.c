@@ -576,6 +576,9 @@ static void queue_both(struct gwfx *g, const char *dir) {
     set_dev_temp(g, 0, 31.0);
     set_dev_temp(g, 1, 61.0);
     dmfx_loop(g->f);
+    assert_false(queue_file_exists(dir, "dev1")); /* written by the engine's flush, a tick later */
+    g->f->now += 1000;
+    assert_int_equal(lwm2m_keep_flush_tick(g->f->eng), 2);
     assert_true(queue_file_exists(dir, "dev1"));
     assert_true(queue_file_exists(dir, "boiler"));
 }

@@ -4,6 +4,9 @@
  * through the fixture's event base (EVLOOP_NONBLOCK) or by hand after moving the clock. */
 #include "dm_test_fixture.h"
 #include "observe_internal.h"
+#include "sf_store.h"
+
+#include <unistd.h>
 
 static const uint8_t TOKEN[2] = {0xD0, 1}; /* dmfx_do's token of the first request */
 
@@ -558,6 +561,127 @@ static void test_hqmax_0_keeps_no_history(void **state) {
     dmfx_free(f);
 }
 
+/* ---- store-and-forward durability: the engine's flush (sf_flush.c) ----------------------------
+ */
+
+struct sync_count {
+    size_t fsyncs, syncfs, renames;
+};
+
+static ssize_t sc_write(void *ctx, int fd, const void *buf, size_t len) {
+    (void)ctx;
+    return write(fd, buf, len);
+}
+
+static int sc_fsync(void *ctx, int fd) {
+    ((struct sync_count *)ctx)->fsyncs++;
+    return fsync(fd);
+}
+
+static int sc_rename(void *ctx, const char *from, const char *to) {
+    ((struct sync_count *)ctx)->renames++;
+    return rename(from, to);
+}
+
+static int sc_syncfs(void *ctx, int fd) {
+    ((struct sync_count *)ctx)->syncfs++;
+    return syncfs(fd);
+}
+
+/* An endpoint whose server stores, its queue in dir written every 2 s through io (counting into
+ * c), the temperature observed in SenML. */
+static struct dmfx *durable_fx(const char *dir, struct sync_count *c, struct lwm2m_file_io *io) {
+    struct dmfx *f = setup_fx();
+    *io = (struct lwm2m_file_io){
+        .write = sc_write, .fsync = sc_fsync, .rename = sc_rename, .ctx = c, .syncfs = sc_syncfs};
+    f->eng->keep_flush.io = io;
+    f->srv->notification_storing = true;
+    struct lwm2m_report_cfg cfg = {.state_dir = dir, .store_sync_ms = 2000};
+    assert_int_equal(lwm2m_endpoint_set_report(f->ep, &cfg), 0);
+    uint8_t tok[2];
+    observe_senml(f, "3303/0/5700", tok);
+    dmfx_loop(f);
+    return f;
+}
+
+/* Entries in dm-test's queue file for server 1 in dir, read by the real loader. */
+static size_t queued_on_disk(const char *dir) {
+    struct lwm2m_sf_store *s;
+    struct lwm2m_sf_cfg c = {.dir = dir, .name = "dm-test", .ssid = 1};
+    assert_int_equal(lwm2m_sf_open(&c, &s, NULL, 0), 0);
+    size_t n = lwm2m_sf_count(s);
+    lwm2m_sf_close(s, NULL, 0);
+    return n;
+}
+
+static void rm_queue_dir(const char *dir) {
+    assert_int_equal(lwm2m_sf_remove(dir, "dm-test", 1), 0);
+    assert_int_equal(rmdir(dir), 0); /* nothing else was left there */
+}
+
+/* Values queued over several passes are not written pass by pass: nothing reaches the disk
+ * until store_sync_ms has passed since the first change, then one batch (one syncfs, one
+ * directory fsync) writes them; the engine freed (a clean stop) writes the rest in one batch. */
+static void test_store_written_per_interval(void **state) {
+    (void)state;
+    char dir[] = "/tmp/test_observe_sf.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct sync_count c = {0};
+    struct lwm2m_file_io io;
+    struct dmfx *f = durable_fx(dir, &c, &io);
+    for (int v = 1; v <= 4; v++) {
+        set_temp(f, v);
+        dmfx_loop(f);
+    }
+    assert_int_equal(f->eng->report_stats.kept, 4);
+    assert_int_equal(c.fsyncs + c.syncfs + c.renames, 0);
+    f->now += 1999;
+    assert_int_equal(lwm2m_keep_flush_tick(f->eng), 0);
+    assert_int_equal(c.fsyncs + c.syncfs + c.renames, 0);
+    f->now += 1;
+    assert_int_equal(lwm2m_keep_flush_tick(f->eng), 1);
+    assert_int_equal(c.syncfs, 1);
+    assert_int_equal(c.fsyncs, 1); /* the directory */
+    assert_int_equal(c.renames, 1);
+    assert_int_equal(queued_on_disk(dir), 4); /* the one in flight stays until acknowledged */
+    set_temp(f, 5);
+    dmfx_loop(f);
+    assert_int_equal(c.syncfs, 1);
+    dmfx_free(f);
+    assert_int_equal(c.syncfs, 2);
+    assert_int_equal(c.fsyncs, 2);
+    assert_int_equal(queued_on_disk(dir), 5);
+    rm_queue_dir(dir);
+}
+
+/* A queue closed with its endpoint (removal, servers replaced) is written at once, on its own,
+ * and leaves the engine's flush: a later tick finds nothing of it. */
+static void test_store_written_at_removal(void **state) {
+    (void)state;
+    char dir[] = "/tmp/test_observe_sf.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct sync_count c = {0};
+    struct lwm2m_file_io io;
+    struct dmfx *f = durable_fx(dir, &c, &io);
+    for (int v = 1; v <= 2; v++) {
+        set_temp(f, v);
+        dmfx_loop(f);
+    }
+    assert_int_equal(c.renames, 0);
+    assert_int_equal(f->eng->keep_flush.dirty.n, 1);
+    lwm2m_keep_free(f->ep);
+    assert_int_equal(c.renames, 1);
+    assert_int_equal(c.syncfs, 0);
+    assert_int_equal(c.fsyncs, 2); /* the single-file write: its file, then the directory */
+    assert_int_equal(f->eng->keep_flush.dirty.n, 0);
+    assert_int_equal(queued_on_disk(dir), 2);
+    f->now += 5000;
+    assert_int_equal(lwm2m_keep_flush_tick(f->eng), 0);
+    dmfx_free(f);
+    assert_int_equal(c.renames, 1);
+    rm_queue_dir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_observe_first_response_and_notify),
@@ -579,6 +703,8 @@ int main(void) {
         cmocka_unit_test(test_hqmax_keeps_newest_of_its_observation),
         cmocka_unit_test(test_hqmax_absent_keeps_everything),
         cmocka_unit_test(test_hqmax_0_keeps_no_history),
+        cmocka_unit_test(test_store_written_per_interval),
+        cmocka_unit_test(test_store_written_at_removal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,7 +87,8 @@ static int fx_setup(void **state) {
     f->now_ms = 1700000000123u;
     f->clock = (struct coap_clock){mock_real_ms, mock_real_ms, &f->now_ms};
     f->mock.fail_write_after = SIZE_MAX;
-    f->io = (struct lwm2m_file_io){mock_write, mock_fsync, mock_rename, &f->mock};
+    f->io = (struct lwm2m_file_io){
+        .write = mock_write, .fsync = mock_fsync, .rename = mock_rename, .ctx = &f->mock};
     f->cfg = (struct lwm2m_sf_cfg){f->dir, EP, 1, {0, 0}, &f->clock, &f->io};
     *state = f;
     return 0;

@@ -51,6 +51,13 @@ struct lwm2m_report_cfg {
     const char *state_dir;
     uint32_t store_max_entries; /* 0 → 1000 */
     uint32_t store_max_bytes;   /* 0 → 256 KiB */
+    /* Durability of the queues in state_dir, engine-wide (the last endpoint given a state_dir
+     * sets it for all): the queues changed since their last write are written together every
+     * store_sync_ms (one syncfs for the batch; thousands of queues are spread over consecutive
+     * loop passes), so a power loss loses at most the values queued in the last store_sync_ms
+     * (plus the time a large batch takes). An endpoint removed, the servers replaced by a
+     * bootstrap and the engine freed (a clean stop) write their queues at once. 0 → 1000. */
+    uint32_t store_sync_ms;
 };
 
 /* Sets ep's reporting options (copied). Returns 0, LWM2M_ERR_INVALID or LWM2M_ERR_NOMEM. */
@@ -98,6 +105,9 @@ struct lwm2m_report_stats {
     uint64_t kept_overflow;  /* queued values dropped (oldest first) to fit a queue's bounds */
     uint64_t kept_hqmax;     /* queued notifications dropped (oldest first) to keep their
                                 observation's Maximum Historical Queue (hqmax, LwM2M 1.2) */
+    uint64_t kept_syncs;     /* batches that wrote queues to state_dir (one syncfs each) */
+    uint64_t kept_synced;    /* ... queue files they wrote or deleted */
+    uint64_t kept_sync_err;  /* ... queue writes that failed (the queue waits for the next) */
 };
 
 const struct lwm2m_report_stats *lwm2m_engine_report_stats(const struct lwm2m_engine *e);
