@@ -594,6 +594,8 @@ static int gw_start(struct gw *g) {
         .queue_idle_ms = cp.response_timeout_ms,
         .bootstrap_timeout_ms =
             g->cfg->lwm2m.bootstrap != NULL ? g->cfg->lwm2m.bootstrap->bs_timeout_ms : 0,
+        .bootstrap_hold_off_ms =
+            g->cfg->lwm2m.bootstrap != NULL ? g->cfg->lwm2m.bootstrap->bs_hold_off_ms : 0,
         .on_event = on_event,
         .event_ctx = g};
     g->env = (struct br_env){

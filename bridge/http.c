@@ -328,7 +328,9 @@ static json_t *json_device(struct gw *g, const struct br_device *d, uint64_t now
     json_t *o =
         json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:s}", "device", d->name, "endpoint", d->endpoint,
                   "state", state_name(d), "adapter", d->cfg->adapter->name, "up", d->up,
-                  "error_code", br_device_error_code(d), "server", g->cfg->lwm2m.servers[0].uri);
+                  "error_code", br_device_error_code(d), "server",
+                  g->cfg->lwm2m.nservers > 0 ? g->cfg->lwm2m.servers[0].uri /* bootstrap only: */
+                                             : g->cfg->lwm2m.bootstrap->uri);
     if (o == NULL) {
         json_decref(vals);
         return NULL;

@@ -35,6 +35,11 @@ static void print_server(const char *what, const struct cfg_server *s) {
         printf("  lifetime %us", (unsigned)s->lifetime);
     else
         printf("  finish within %us", (unsigned)(s->bs_timeout_ms / 1000));
+    if (s->short_server_id == 0 && s->bs_hold_off_ms != 0) {
+        char t[24];
+        cfg_duration_format(s->bs_hold_off_ms, t, sizeof(t));
+        printf(", hold off %s", t);
+    }
     printf("\n");
 }
 

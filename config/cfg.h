@@ -78,7 +78,8 @@ struct cfg_server {
     bool secure;              /* coaps:// */
     uint16_t short_server_id; /* 1..65534; default position + 1; 0 for the bootstrap server */
     uint32_t lifetime;        /* seconds; the lwm2m.lifetime unless overridden per server */
-    uint32_t bs_timeout_ms; /* bootstrap only: Finish must come this long after the last request */
+    uint32_t bs_timeout_ms;  /* bootstrap only: Finish must come this long after the last request */
+    uint32_t bs_hold_off_ms; /* bootstrap only: wait before each Bootstrap-Request (/0/x/11) */
     struct cfg_security security;
 };
 

@@ -321,6 +321,8 @@ static const struct cfg_directive bootstrap_dirs[] = {
     D(struct cfg_server, "uri", uri, CFG_D_STR, .flags = CFG_REQ),
     D(struct cfg_server, "timeout", bs_timeout_ms, CFG_D_DURATION, .def = "60s", .min = 1000,
       .max = 3600000),
+    D(struct cfg_server, "hold_off", bs_hold_off_ms, CFG_D_DURATION, .def = "0s", .min = 0,
+      .max = 3600000),
     {.name = "security",
      .type = CFG_D_CUSTOM,
      .offset = offsetof(struct cfg_server, security),

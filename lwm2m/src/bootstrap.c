@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The client side of the LwM2M Bootstrap interface (TS Core 1.1/1.2 §5.2, §6.1; Transport §8.2)
  * for one endpoint: when to bootstrap (no server at all, fallback after every server failed
- * Register bootstrap_fallback times in a row, /1/x/9 Bootstrap-Request Trigger), the
- * Bootstrap-Request and its retry on the registration back-off, the bounded wait for
- * Bootstrap-Finish, and handing the bootstrapped servers to the engine and to the state file.
- * The bootstrap server's operations themselves are bs_ops.c's; the data bs_state.c's. */
+ * Register bootstrap_fallback times in a row, /1/x/9 Bootstrap-Request Trigger), the Client Hold
+ * Off Time before it, the Bootstrap-Request and its retry on the registration back-off, the bounded
+ * wait for Bootstrap-Finish, and handing the bootstrapped servers to the engine and to the state
+ * file. The bootstrap server's operations themselves are bs_ops.c's; the data bs_state.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bs_internal.h"
 #include "file_io.h"
+#include "lwm2m/dtls.h" /* coap_dtls_inner */
 
 enum bs_phase {
     BS_IDLE = 0,   /* not bootstrapping: the servers are in force */
@@ -26,11 +27,12 @@ struct lwm2m_bs {
     uint8_t version;
     bool secure;
     bool discard;     /* the pending start discards the saved state first (fallback) */
+    bool holding;     /* pending: the Client Hold Off Time runs (not a retry's back-off) */
     uint32_t xchg;    /* the Bootstrap-Request in flight, 0 when none */
     uint32_t retries; /* consecutive failed attempts, for the back-off */
     struct event *timer;
     char *dir, *path; /* the state file; NULL for memory only */
-    char why[64];     /* why the pending start (the STARTED event's detail) */
+    char why[96];     /* why the pending start (the STARTED event's detail) */
     char refused[192];
     struct lwm2m_bs_data data;
 };
@@ -51,13 +53,60 @@ static void bs_cancel(struct lwm2m_bs *bs) {
     bs->xchg = 0;
 }
 
-/* A start on the next loop pass: never from inside a registration callback or a DM handler,
- * whose server records the start frees. */
+/* Client Hold Off Time (TS Core §E.1 /0/x/11): the one the bootstrap server wrote for its own
+ * account (kept with what it wrote, also across restarts), else the configured one. */
+static uint64_t bs_hold_off_ms(const struct lwm2m_bs *bs) {
+    const struct lwm2m_bs_data *d = &bs->data;
+    for (size_t i = 0; i < d->n; i++) {
+        const struct lwm2m_bs_rec *r = &d->v[i];
+        if (r->path.ids[0] == 0 && r->path.len == 3 && r->path.ids[2] == 11 &&
+            lwm2m_bs_data_is_bs(d, r->path.ids[1])) {
+            int64_t s = r->v.type == LWM2M_TYPE_INTEGER    ? r->v.v.i
+                        : r->v.type == LWM2M_TYPE_UNSIGNED ? (int64_t)(r->v.v.u & INT64_MAX)
+                                                           : -1;
+            if (s >= 0) /* an hour at most: a typo must not silence the endpoint for years */
+                return (uint64_t)(s < 3600 ? s : 3600) * 1000;
+        }
+    }
+    return bs->ep->eng->bs_hold_off_ms;
+}
+
+/* Server-initiated bootstrap (TS Core §5.2.3): while the endpoint holds off before its
+ * Bootstrap-Request, the bootstrap server may begin with its operations instead. Only with no
+ * server in force (nothing a DM handler could be using is torn down) and over NoSec: the DTLS
+ * transport is a client, it cannot accept a session the server opens. */
+static bool bs_server_may_start(const struct lwm2m_bs *bs) {
+    return bs->phase == BS_PENDING && bs->holding && !bs->secure && bs->ep->nservers == 0 &&
+           !bs->ep->removing;
+}
+
+/* While the bootstrap server may begin, the socket must not connect(2) to the first peer it
+ * answers (transport.h, single peer: a stray peer's 4.01 would lock the server out): off for
+ * the hold off, back on (unconnected: the next send picks the peer) when the bootstrap begins. */
+static void bs_listen_any(struct lwm2m_bs *bs, bool on) {
+    struct coap_transport *udp = bs->ep->tp != NULL ? coap_dtls_inner(bs->ep->tp) : NULL;
+    if (udp != NULL)
+        (void)coap_udp_set_single_peer(udp, !on);
+}
+
+/* A start once the hold off has passed, or on the next loop pass: never from inside a
+ * registration callback or a DM handler, whose server records the start frees. The start's
+ * reason says how long it waited. */
 static void bs_schedule(struct lwm2m_bs *bs, const char *why) {
+    uint64_t ms = bs_hold_off_ms(bs);
     bs_cancel(bs);
-    snprintf(bs->why, sizeof(bs->why), "%s", why);
+    if (ms == 0)
+        snprintf(bs->why, sizeof(bs->why), "%s", why);
+    else if (ms % 1000 == 0)
+        snprintf(bs->why, sizeof(bs->why), "%.60s, after %u s hold off", why,
+                 (unsigned)(ms / 1000));
+    else
+        snprintf(bs->why, sizeof(bs->why), "%.60s, after %u ms hold off", why, (unsigned)ms);
     bs->phase = BS_PENDING;
-    bs_arm(bs, 0);
+    bs->holding = ms > 0;
+    if (bs_server_may_start(bs))
+        bs_listen_any(bs, true);
+    bs_arm(bs, ms);
 }
 
 /* The attempt failed: retry on the registration back-off. */
@@ -65,6 +114,7 @@ static void bs_fail(struct lwm2m_bs *bs, int err, uint8_t code, const char *deta
     bs_cancel(bs);
     bs->retries++;
     bs->phase = BS_PENDING;
+    bs->holding = false;
     snprintf(bs->why, sizeof(bs->why), "retry %u", (unsigned)bs->retries);
     bs_arm(bs, lwm2m_backoff_ms(bs->ep->eng, bs->retries));
     bs_emit(bs, LWM2M_EV_BOOTSTRAP_FAILED, err, code, detail);
@@ -117,10 +167,9 @@ static void bs_send_request(struct lwm2m_bs *bs) {
     bs->phase = BS_REQUESTING;
 }
 
-static void bs_start(struct lwm2m_bs *bs) {
+/* What every bootstrap begins with, client- or server-initiated. */
+static void bs_begin_common(struct lwm2m_bs *bs) {
     struct lwm2m_endpoint *ep = bs->ep;
-    if (ep->removing)
-        return;
     /* The servers stop without De-register: the bootstrap server is about to replace them. */
     if (ep->nservers > 0)
         lwm2m_ep_servers_clear(ep);
@@ -130,8 +179,17 @@ static void bs_start(struct lwm2m_bs *bs) {
             bs_emit(bs, LWM2M_EV_BOOTSTRAP_STATE_INVALID, LWM2M_ERR_IO, 0, err);
     }
     bs->discard = false;
+    if (bs->holding)
+        bs_listen_any(bs, false);
+    bs->holding = false;
     bs->refused[0] = '\0';
     bs_emit(bs, LWM2M_EV_BOOTSTRAP_STARTED, 0, 0, bs->why);
+}
+
+static void bs_start(struct lwm2m_bs *bs) {
+    if (bs->ep->removing)
+        return;
+    bs_begin_common(bs);
     bs_send_request(bs);
 }
 
@@ -220,6 +278,10 @@ static void bs_load(struct lwm2m_bs *bs, struct lwm2m_bs_server **saved, size_t 
     int k = *saved != NULL ? lwm2m_bs_servers(&bs->data, bs->version, *saved, LWM2M_BS_SERVERS_MAX,
                                               diag, sizeof(diag))
                            : LWM2M_ERR_NOMEM;
+    if (k > 0) { /* checked at Finish; checked again, as an OpenSSL upgrade may refuse a key */
+        int crc = lwm2m_bs_servers_check(*saved, (size_t)k, diag, sizeof(diag));
+        k = crc != 0 ? crc : k;
+    }
     if (k > 0) {
         *n = (size_t)k;
         return;
@@ -239,9 +301,9 @@ static void bs_load(struct lwm2m_bs *bs, struct lwm2m_bs_server **saved, size_t 
 static int bs_check(const struct lwm2m_server_cfg *c, struct coap_addr *addr, bool *secure) {
     if (c->uri == NULL || lwm2m_server_uri_parse(c->uri, addr, secure) != 0)
         return LWM2M_ERR_INVALID;
-    bool psk = c->sec_mode == LWM2M_SEC_PSK && c->psk_identity != NULL && c->psk_len > 0;
-    bool cert = c->sec_mode == LWM2M_SEC_CERT && c->cert_file != NULL && c->key_file != NULL;
-    return (*secure ? (psk || cert) : c->sec_mode == LWM2M_SEC_NOSEC) ? 0 : LWM2M_ERR_INVALID;
+    return (*secure ? lwm2m_server_cfg_has_creds(c) : c->sec_mode == LWM2M_SEC_NOSEC)
+               ? 0
+               : LWM2M_ERR_INVALID;
 }
 
 int lwm2m_bs_new(struct lwm2m_endpoint *ep, const struct lwm2m_endpoint_cfg *cfg,
@@ -291,23 +353,31 @@ const struct coap_addr *lwm2m_bs_addr(const struct lwm2m_endpoint *ep) {
 }
 
 void lwm2m_bs_begin(struct lwm2m_endpoint *ep, bool defer) {
-    snprintf(ep->bs->why, sizeof(ep->bs->why), "no server configured or saved");
+    static const char why[] = "no server configured or saved";
+    if (defer || bs_hold_off_ms(ep->bs) > 0) {
+        bs_schedule(ep->bs, why);
+        return;
+    }
+    snprintf(ep->bs->why, sizeof(ep->bs->why), "%s", why);
     ep->bs->phase = BS_PENDING;
-    if (defer)
-        bs_arm(ep->bs, 0);
-    else
-        bs_start(ep->bs);
+    bs_start(ep->bs);
 }
 
 bool lwm2m_bs_is_peer(const struct lwm2m_endpoint *ep, const struct coap_addr *peer) {
     const struct lwm2m_bs *bs = ep->bs;
-    return (bs->phase == BS_REQUESTING || bs->phase == BS_WAITING) &&
+    return (bs->phase == BS_REQUESTING || bs->phase == BS_WAITING || bs_server_may_start(bs)) &&
            coap_addr_cmp(&bs->addr, peer) == 0;
 }
 
 int lwm2m_bs_handle(struct lwm2m_endpoint *ep, struct coap_endpoint *cep,
                     const struct coap_incoming *in) {
-    lwm2m_bs_activity(ep);
+    struct lwm2m_bs *bs = ep->bs;
+    if (bs->phase == BS_PENDING) { /* server-initiated: no Bootstrap-Request will go out */
+        snprintf(bs->why, sizeof(bs->why), "server-initiated, during the hold off");
+        bs_begin_common(bs);
+        bs->phase = BS_WAITING;
+    }
+    lwm2m_bs_activity(ep); /* the Finish wait, in place of the hold off */
     return lwm2m_bs_ops_handle(ep, cep, in);
 }
 

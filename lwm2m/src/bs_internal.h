@@ -40,9 +40,12 @@ int lwm2m_bs_data_instances(const struct lwm2m_bs_data *d, uint16_t oid, lwm2m_i
 bool lwm2m_bs_data_is_bs(const struct lwm2m_bs_data *d, uint16_t iid);
 
 /* One server made from a Security + Server instance pair: cfg points into the buffers beside it
- * (do not copy the struct and use the copy's cfg after the original is gone). */
+ * (do not copy the struct and use the copy's cfg after the original is gone) and, in
+ * certificate mode, into the records of the set it was made from (its DER certificates and
+ * key: valid until that set changes). */
 struct lwm2m_bs_server {
     struct lwm2m_server_cfg cfg;
+    uint16_t sec_iid; /* the Security instance it came from, for reasons ("/0/1: ...") */
     char uri[256];
     char identity[129]; /* /0/x/3 as a string: the PSK identity */
     uint8_t psk[64];    /* /0/x/5 */
@@ -51,13 +54,20 @@ struct lwm2m_bs_server {
 
 /* The servers of d (TS Core §6.1.7 consistency): every Security instance that is not the
  * bootstrap account needs a URI, a Short Server ID, a Server instance with that ID, and a
- * mode that goes with the URI (NoSec with coap://, PSK with coaps:// and an identity and a key
- * of 1..64 bytes); Server instances without a Security instance are ignored. version: the
+ * mode that goes with the URI (NoSec with coap://; with coaps:// PSK with an identity and a key
+ * of 1..64 bytes, or Certificate with a certificate, a private key and the server's certificate
+ * (/0/x/3, 5, 4) and a Certificate Usage (/0/x/15, default 3) and Matching Type (/0/x/13,
+ * default 0) of 0..3); Server instances without a Security instance are ignored. Whether the
+ * certificates and key parse and belong together is lwm2m_bs_servers_check()'s. version: the
  * highest LwM2M 1.x to offer them. Returns the count (>= 1), or LWM2M_ERR_INVALID or
- * LWM2M_ERR_UNSUPPORTED (certificate, RPK, EST modes) with a one-line reason in diag
- * ("/0/1: coaps:// URI with NoSec mode"). */
+ * LWM2M_ERR_UNSUPPORTED (RPK, EST modes) with a one-line reason in diag ("/0/1: coaps:// URI
+ * with NoSec mode"). Pure: no I/O, no OpenSSL. */
 int lwm2m_bs_servers(const struct lwm2m_bs_data *d, uint8_t version, struct lwm2m_bs_server *out,
                      size_t max, char *diag, size_t cap);
+/* The credentials of the secure servers of s[0..n) loaded into OpenSSL as their endpoint will
+ * (lwm2m_server_cfg_check_security): 0, or LWM2M_ERR_INVALID with the reason in diag
+ * ("/0/1: private key: key values mismatch"; never key material), or LWM2M_ERR_NOMEM. */
+int lwm2m_bs_servers_check(const struct lwm2m_bs_server *s, size_t n, char *diag, size_t cap);
 
 /* The state file, format version 1, integers little-endian:
  *   "LWBS" u8 version(1) u8 flags(0) u16 reserved(0) u32 body_len u32 crc32(body) body

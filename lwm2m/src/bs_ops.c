@@ -3,7 +3,8 @@
  * §8.2 "Bootstrap Interface"): Bootstrap-Write of /0 and /1 (every content format the engine
  * decodes), Bootstrap-Delete, Bootstrap-Discover with its "lwm2m" version and per-instance ssid
  * and uri, Bootstrap-Read of the Server object (1.1; the Security object is never readable), and
- * Bootstrap-Finish with its consistency check (2.04, or 4.06 with the reason as text). */
+ * Bootstrap-Finish with its consistency check (2.04, or 4.06 with the reason as text: also for
+ * certificates and keys OpenSSL does not take). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,10 @@ static int bs_finish(struct bs_req *q) {
                        : LWM2M_ERR_NOMEM;
     if (n > 0 && family_check(q, sv, (size_t)n, diag, sizeof(diag)) != 0)
         n = LWM2M_ERR_INVALID;
+    if (n > 0) { /* certificates and keys that OpenSSL refuses: 4.06 now, not failed handshakes */
+        int rc = lwm2m_bs_servers_check(sv, (size_t)n, diag, sizeof(diag));
+        n = rc != 0 ? rc : n;
+    }
     if (n == LWM2M_ERR_NOMEM) {
         free(sv);
         return reply(q, COAP_500_INTERNAL_SERVER_ERROR, -1, NULL, 0);

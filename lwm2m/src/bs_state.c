@@ -185,22 +185,53 @@ struct srv_build {
 
 #define FAIL(b, rc, ...) (snprintf((b)->diag, (b)->cap, __VA_ARGS__), (rc))
 
+/* Certificate mode: /0/iid/3, 4 and 5 as they are (DER, borrowed from d), /0/iid/15 and 13. */
+static int sec_cert(struct srv_build *b, uint16_t iid, struct lwm2m_bs_server *o) {
+    static const char *const what[3] = {"certificate (Public Key or Identity)",
+                                        "server certificate (Server Public Key)",
+                                        "private key (Secret Key)"};
+    const struct lwm2m_bytes *v[3];
+    for (uint16_t r = 3; r <= 5; r++) {
+        v[r - 3] = get_bytes(b->d, lwm2m_path_make(3, 0, iid, r, 0));
+        if (v[r - 3] == NULL || v[r - 3]->len == 0)
+            return FAIL(b, LWM2M_ERR_INVALID, "/0/%u/%u: %s missing", iid, r, what[r - 3]);
+    }
+    int64_t usage = 3, match = 0;
+    if (lwm2m_bs_data_get(b->d, lwm2m_path_make(3, 0, iid, 15, 0)) != NULL &&
+        (!get_int(b->d, lwm2m_path_make(3, 0, iid, 15, 0), &usage) || usage < 0 || usage > 3))
+        return FAIL(b, LWM2M_ERR_INVALID, "/0/%u/15: Certificate Usage is 0..3", iid);
+    if (lwm2m_bs_data_get(b->d, lwm2m_path_make(3, 0, iid, 13, 0)) != NULL &&
+        (!get_int(b->d, lwm2m_path_make(3, 0, iid, 13, 0), &match) || match < 0 || match > 3))
+        return FAIL(b, LWM2M_ERR_INVALID, "/0/%u/13: Matching Type is 0..3", iid);
+    o->cfg.cert_der = v[0]->ptr;
+    o->cfg.cert_der_len = v[0]->len;
+    o->cfg.server_der = v[1]->ptr;
+    o->cfg.server_der_len = v[1]->len;
+    o->cfg.key_der = v[2]->ptr;
+    o->cfg.key_der_len = v[2]->len;
+    o->cfg.cert_usage = (uint8_t)usage;
+    o->cfg.matching_type = (uint8_t)match;
+    return 0;
+}
+
 /* The credentials of /0/iid for its mode. */
 static int sec_creds(struct srv_build *b, uint16_t iid, int64_t mode, bool secure,
                      struct lwm2m_bs_server *o) {
     const struct lwm2m_bs_data *d = b->d;
-    if (mode == LWM2M_SEC_CERT)
-        return FAIL(b, LWM2M_ERR_UNSUPPORTED, "/0/%u: certificate mode by bootstrap not supported",
-                    iid);
-    if (mode != LWM2M_SEC_PSK && mode != LWM2M_SEC_NOSEC)
+    if (mode != LWM2M_SEC_PSK && mode != LWM2M_SEC_NOSEC && mode != LWM2M_SEC_CERT)
         return FAIL(b, LWM2M_ERR_UNSUPPORTED, "/0/%u: security mode %lld not supported", iid,
                     (long long)mode);
-    if (secure != (mode == LWM2M_SEC_PSK))
+    if (secure != (mode != LWM2M_SEC_NOSEC))
         return FAIL(b, LWM2M_ERR_INVALID, "/0/%u: %s URI with %s mode", iid,
-                    secure ? "coaps://" : "coap://", mode == LWM2M_SEC_PSK ? "PSK" : "NoSec");
+                    secure ? "coaps://" : "coap://",
+                    mode == LWM2M_SEC_PSK    ? "PSK"
+                    : mode == LWM2M_SEC_CERT ? "Certificate"
+                                             : "NoSec");
     o->cfg.sec_mode = (uint8_t)mode;
     if (mode == LWM2M_SEC_NOSEC)
         return 0;
+    if (mode == LWM2M_SEC_CERT)
+        return sec_cert(b, iid, o);
     const struct lwm2m_bytes *id = get_bytes(d, lwm2m_path_make(3, 0, iid, 3, 0));
     const struct lwm2m_bytes *key = get_bytes(d, lwm2m_path_make(3, 0, iid, 5, 0));
     if (id == NULL || id->len == 0 || !to_cstr(id, o->identity, sizeof(o->identity)))
@@ -248,6 +279,7 @@ static int sec_instance(void *ctx, uint16_t iid) {
         return FAIL(b, LWM2M_ERR_INVALID, "more than %zu LwM2M Server accounts", b->max);
     struct lwm2m_bs_server *o = &b->out[b->n];
     memset(o, 0, sizeof(*o));
+    o->sec_iid = iid;
     int64_t mode, ssid;
     struct coap_addr addr;
     bool secure;
@@ -293,6 +325,19 @@ int lwm2m_bs_servers(const struct lwm2m_bs_data *d, uint8_t version, struct lwm2
                     "no LwM2M Server account (a Security instance that is not the bootstrap "
                     "server's, with a Server instance of the same Short Server ID)");
     return (int)b.n;
+}
+
+int lwm2m_bs_servers_check(const struct lwm2m_bs_server *s, size_t n, char *diag, size_t cap) {
+    for (size_t i = 0; i < n; i++) {
+        char why[192] = "";
+        int rc = lwm2m_server_cfg_check_security(&s[i].cfg, why, sizeof(why));
+        if (rc != 0) {
+            snprintf(diag, cap, "/0/%u: %s", s[i].sec_iid,
+                     why[0] != '\0' ? why : lwm2m_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
 }
 
 /* ---- the state file: codec -------------------------------------------------------------- */

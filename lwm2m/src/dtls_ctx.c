@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* DTLS credential contexts: one OpenSSL SSL_CTX per credential set (PSK identity and key, or
- * certificate, key and CA), reference counted so that every session with the same credentials
- * shares it, plus the BIO method the sessions' datagram BIOs are made from. The cipher suites
- * and protocol options every client session uses are decided here. */
+ * certificate, key and CA from PEM files or DER in memory), reference counted so that every
+ * session with the same credentials shares it, plus the BIO method the sessions' datagram BIOs
+ * are made from. The cipher suites, protocol options and how a server certificate is checked
+ * (CA, or LwM2M's Certificate Usage) are decided here. */
 #include "dtls_internal.h"
 #include "lwm2m/error.h"
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,10 +58,11 @@ static void ctx_info_cb(const SSL *ssl, int where, int ret) {
         coap_dtls_note_alert(SSL_get_app_data(ssl), ret);
 }
 
-/* Fills err with "what: OpenSSL's words" and empties OpenSSL's error queue. */
+/* Fills err with "what file: OpenSSL's words" (just "what file" when OpenSSL said nothing) and
+ * empties OpenSSL's error queue. */
 static int ctx_fail(char *err, size_t cap, const char *what, const char *file) {
     unsigned long e = ERR_peek_last_error();
-    char why[160] = "invalid";
+    char why[160] = "";
     if (e != 0) {
         const char *r = ERR_reason_error_string(e);
         if (r != NULL)
@@ -67,8 +72,8 @@ static int ctx_fail(char *err, size_t cap, const char *what, const char *file) {
     }
     ERR_clear_error();
     if (err != NULL && cap > 0)
-        snprintf(err, cap, "%s%s%s: %s", what, file != NULL ? " " : "", file != NULL ? file : "",
-                 why);
+        snprintf(err, cap, "%s%s%s%s%s", what, file != NULL ? " " : "", file != NULL ? file : "",
+                 why[0] != '\0' ? ": " : "", why);
     return LWM2M_ERR_INVALID;
 }
 
@@ -88,12 +93,147 @@ static int ctx_psk(struct coap_dtls_ctx *x, const struct coap_dtls_creds *c, cha
     return 0;
 }
 
+/* ---- certificates in memory (DER), LwM2M's Certificate Usage ---------------------------- */
+
+/* A whole DER certificate; NULL when it does not parse, or with bytes after it (*trailing). */
+static X509 *der_cert(const uint8_t *der, size_t len, bool *trailing) {
+    const unsigned char *p = der;
+    X509 *x = len > 0 && len <= LONG_MAX ? d2i_X509(NULL, &p, (long)len) : NULL;
+    *trailing = x != NULL && p != der + len;
+    if (*trailing) {
+        X509_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* A whole DER private key: PKCS#8 PrivateKeyInfo or a traditional RSA/EC key. */
+static EVP_PKEY *der_key(const uint8_t *der, size_t len, bool *trailing) {
+    const unsigned char *p = der;
+    EVP_PKEY *k = len > 0 && len <= LONG_MAX ? d2i_AutoPrivateKey(NULL, &p, (long)len) : NULL;
+    *trailing = k != NULL && p != der + len;
+    if (*trailing) {
+        EVP_PKEY_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+static const EVP_MD *pin_md(uint8_t matching_type) {
+    return matching_type == 1   ? EVP_sha256()
+           : matching_type == 2 ? EVP_sha384()
+           : matching_type == 3 ? EVP_sha512()
+                                : NULL;
+}
+
+/* Usages 1 and 3: the server's own certificate (the chain's leaf) is the pinned one. */
+static bool leaf_matches(const struct coap_dtls_ctx *x, X509 *leaf) {
+    unsigned char md[EVP_MAX_MD_SIZE], *der = NULL;
+    unsigned int mdlen = 0;
+    if (leaf == NULL)
+        return false;
+    if (x->matching_type != 0)
+        return X509_digest(leaf, pin_md(x->matching_type), md, &mdlen) == 1 &&
+               mdlen == x->pin_len && CRYPTO_memcmp(md, x->pin, mdlen) == 0;
+    int n = i2d_X509(leaf, &der);
+    bool same = n > 0 && (size_t)n == x->pin_len && memcmp(der, x->pin, x->pin_len) == 0;
+    OPENSSL_free(der);
+    return same;
+}
+
+/* OpenSSL's whole server certificate check for usages 1 and 3 (SSL_CTX_set_cert_verify_callback):
+ * a leaf that is not the pinned one is rejected (the handshake then fails with "certificate
+ * verify failed: certificate rejected"); usage 3 then accepts, usage 1 goes on to the usual
+ * path validation against the system's trust anchors. */
+static int pin_verify_cb(X509_STORE_CTX *sc, void *arg) {
+    const struct coap_dtls_ctx *x = arg;
+    if (!leaf_matches(x, X509_STORE_CTX_get0_cert(sc))) {
+        X509_STORE_CTX_set_error(sc, X509_V_ERR_CERT_REJECTED);
+        return 0;
+    }
+    if (x->usage == COAP_DTLS_USAGE_DOMAIN_ISSUED) {
+        X509_STORE_CTX_set_error(sc, X509_V_OK);
+        return 1;
+    }
+    return X509_verify_cert(sc);
+}
+
+/* How the server is checked against c->server_der (dtls.h, enum coap_dtls_cert_usage). */
+static int ctx_server_trust(struct coap_dtls_ctx *x, const struct coap_dtls_creds *c, char *err,
+                            size_t cap) {
+    const EVP_MD *md = pin_md(c->matching_type);
+    bool ee = c->cert_usage == COAP_DTLS_USAGE_SERVICE ||
+              c->cert_usage == COAP_DTLS_USAGE_DOMAIN_ISSUED,
+         trailing = false;
+    if (c->cert_usage > COAP_DTLS_USAGE_DOMAIN_ISSUED || c->matching_type > 3)
+        return ctx_fail(err, cap, "certificate usage and matching type are 0..3", NULL);
+    if (c->server_der == NULL || c->server_der_len == 0)
+        return ctx_fail(err, cap, "server certificate missing", NULL);
+    if (md != NULL && !ee)
+        return ctx_fail(err, cap, "a digest (matching type 1..3) needs certificate usage 1 or 3",
+                        NULL);
+    if (md != NULL && c->server_der_len != (size_t)EVP_MD_get_size(md))
+        return ctx_fail(err, cap, "server certificate digest of the wrong length", NULL);
+    X509 *cert = md == NULL ? der_cert(c->server_der, c->server_der_len, &trailing) : NULL;
+    if (md == NULL && cert == NULL)
+        return ctx_fail(err, cap, "server certificate",
+                        trailing ? "with bytes after its DER" : NULL);
+    x->usage = c->cert_usage;
+    x->matching_type = c->matching_type;
+    int rc = 0;
+    if (!ee) { /* 0, 2: the one trust anchor, which need not be self-signed */
+        X509_STORE *st = SSL_CTX_get_cert_store(x->ssl);
+        if (X509_STORE_add_cert(st, cert) != 1 ||
+            X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN) != 1)
+            rc = ctx_fail(err, cap, "server certificate", NULL);
+    } else if ((x->pin = malloc(c->server_der_len)) == NULL) {
+        rc = LWM2M_ERR_NOMEM;
+    } else {
+        memcpy(x->pin, c->server_der, c->server_der_len);
+        x->pin_len = c->server_der_len;
+        SSL_CTX_set_cert_verify_callback(x->ssl, pin_verify_cb, x);
+        if (c->cert_usage == COAP_DTLS_USAGE_SERVICE &&
+            SSL_CTX_set_default_verify_paths(x->ssl) != 1)
+            rc = ctx_fail(err, cap, "system trust anchors", NULL);
+    }
+    X509_free(cert);
+    if (rc == 0)
+        SSL_CTX_set_verify(x->ssl, SSL_VERIFY_PEER, NULL);
+    return rc;
+}
+
+/* The client certificate and key from DER, checked to belong together; then the trust. */
+static int ctx_cert_der(struct coap_dtls_ctx *x, const struct coap_dtls_creds *c, char *err,
+                        size_t cap) {
+    bool trailing;
+    X509 *cert = der_cert(c->cert_der, c->cert_der_len, &trailing);
+    if (cert == NULL)
+        return ctx_fail(err, cap, "certificate", trailing ? "with bytes after its DER" : NULL);
+    EVP_PKEY *key = der_key(c->key_der, c->key_der_len, &trailing);
+    int rc = 0;
+    if (key == NULL)
+        rc = ctx_fail(err, cap, "private key", trailing ? "with bytes after its DER" : NULL);
+    else if (X509_check_private_key(cert, key) != 1)
+        rc = ctx_fail(err, cap, "private key", NULL);
+    else if (SSL_CTX_use_certificate(x->ssl, cert) != 1 || SSL_CTX_use_PrivateKey(x->ssl, key) != 1)
+        rc = ctx_fail(err, cap, "certificate and key", NULL);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return rc != 0 ? rc : ctx_server_trust(x, c, err, cap);
+}
+
 static int ctx_cert(struct coap_dtls_ctx *x, const struct coap_dtls_creds *c, char *err,
                     size_t cap) {
-    if (c->cert_file == NULL || c->key_file == NULL)
-        return ctx_fail(err, cap, "certificate mode needs a certificate and a key", NULL);
+    bool files = c->cert_file != NULL || c->key_file != NULL || c->ca_file != NULL;
+    bool der = c->cert_der != NULL || c->key_der != NULL || c->server_der != NULL;
+    if (files && der)
+        return ctx_fail(err, cap, "certificate mode takes files or DER, not both", NULL);
     if (SSL_CTX_set_cipher_list(x->ssl, cert_ciphers) != 1)
         return ctx_fail(err, cap, "certificate cipher suites", NULL);
+    if (der)
+        return ctx_cert_der(x, c, err, cap);
+    if (c->cert_file == NULL || c->key_file == NULL)
+        return ctx_fail(err, cap, "certificate mode needs a certificate and a key", NULL);
     if (SSL_CTX_use_certificate_chain_file(x->ssl, c->cert_file) != 1)
         return ctx_fail(err, cap, "certificate", c->cert_file);
     if (SSL_CTX_use_PrivateKey_file(x->ssl, c->key_file, SSL_FILETYPE_PEM) != 1)
@@ -135,6 +275,7 @@ static void ctx_free(struct coap_dtls_ctx *x) {
     SSL_CTX_free(x->ssl);
     BIO_meth_free(x->bio);
     OPENSSL_cleanse(x->psk, sizeof(x->psk));
+    free(x->pin);
     free(x);
 }
 

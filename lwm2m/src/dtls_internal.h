@@ -18,6 +18,11 @@ struct coap_dtls_ctx {
     size_t psk_len;
     uint8_t psk[64];
     char identity[129]; /* NUL-terminated */
+    /* CERT in memory, usages 1 and 3: the server's certificate (or its digest) that the leaf
+     * of the server's chain must match (malloc'd, or NULL). */
+    uint8_t *pin;
+    size_t pin_len;
+    uint8_t usage, matching_type;
 };
 
 /* A new datagram BIO method (transport_dtls.c); the caller frees it with BIO_meth_free(). */

@@ -69,6 +69,7 @@ int lwm2m_engine_new(const struct lwm2m_engine_cfg *cfg, struct lwm2m_engine **o
     e->reg_concurrency = cfg->reg_concurrency != 0 ? cfg->reg_concurrency : 64;
     e->bs_timeout_ms = cfg->bootstrap_timeout_ms != 0 ? cfg->bootstrap_timeout_ms : 60000;
     e->bs_fallback = cfg->bootstrap_fallback != 0 ? cfg->bootstrap_fallback : 3;
+    e->bs_hold_off_ms = cfg->bootstrap_hold_off_ms;
     coap_env_init(&e->env, cfg->base);
     if (cfg->clock != NULL)
         e->env.clock = cfg->clock;
@@ -353,9 +354,7 @@ static int server_init(struct lwm2m_endpoint *ep, struct lwm2m_server *s,
     if (c->ssid == 0 || c->ssid == 65535)
         return LWM2M_ERR_INVALID;
     /* coap:// goes with NoSec, coaps:// with credentials of a mode the transport has. */
-    bool psk = c->sec_mode == LWM2M_SEC_PSK && c->psk_identity != NULL && c->psk_len > 0;
-    bool cert = c->sec_mode == LWM2M_SEC_CERT && c->cert_file != NULL && c->key_file != NULL;
-    if (secure ? !(psk || cert) : c->sec_mode != LWM2M_SEC_NOSEC)
+    if (secure ? !lwm2m_server_cfg_has_creds(c) : c->sec_mode != LWM2M_SEC_NOSEC)
         return c->sec_mode == LWM2M_SEC_RPK ? LWM2M_ERR_UNSUPPORTED : LWM2M_ERR_INVALID;
     const char *b = c->binding != NULL && c->binding[0] != '\0' ? c->binding : "U";
     if (strlen(b) >= LWM2M_BINDING_MAX || (strcmp(b, "U") != 0 && strcmp(b, "UQ") != 0))

@@ -4,6 +4,7 @@
  * thousand endpoints of one server, each with its own PSK identity, share one SSL_CTX), wrapping
  * an endpoint's UDP socket in the DTLS transport for its coaps:// servers, and what a session
  * event means for the registration (a failed handshake fails the request in flight at once). */
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,24 +12,40 @@
 #include "engine_internal.h"
 #include "lwm2m/dtls.h"
 
+/* A blob held by a cache entry (certificates and a private key in DER, from a bootstrap
+ * server), to tell credential sets apart; the key's copy is wiped when the entry goes. */
+struct blob {
+    uint8_t *p;
+    size_t len;
+};
+
 struct lwm2m_dtls_entry {
     struct lwm2m_dtls_entry *next;
-    uint8_t mode;
+    uint8_t mode, cert_usage, matching_type;
     size_t psk_len;
     uint8_t psk[64];
     char *identity, *cert, *key, *ca; /* NULL when absent; identity: the first endpoint's */
-    struct coap_dtls_ctx *ctx;        /* the cache's reference */
+    struct blob cert_der, key_der, server_der;
+    struct coap_dtls_ctx *ctx; /* the cache's reference */
 };
 
 static bool str_same(const char *a, const char *b) {
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+static bool blob_same(const struct blob *b, const uint8_t *p, size_t len) {
+    return b->len == len && (len == 0 || memcmp(b->p, p, len) == 0);
+}
+
 static bool entry_matches(const struct lwm2m_dtls_entry *x, const struct lwm2m_server_cfg *c) {
     return x->mode == c->sec_mode && x->psk_len == c->psk_len &&
            (c->psk_len == 0 || memcmp(x->psk, c->psk, c->psk_len) == 0) &&
            str_same(x->cert, c->cert_file) && str_same(x->key, c->key_file) &&
-           str_same(x->ca, c->ca_file);
+           str_same(x->ca, c->ca_file) && blob_same(&x->cert_der, c->cert_der, c->cert_der_len) &&
+           blob_same(&x->key_der, c->key_der, c->key_der_len) &&
+           blob_same(&x->server_der, c->server_der, c->server_der_len) &&
+           (c->server_der_len == 0 ||
+            (x->cert_usage == c->cert_usage && x->matching_type == c->matching_type));
 }
 
 static char *dup_or_null(const char *s, bool *ok) {
@@ -40,12 +57,36 @@ static char *dup_or_null(const char *s, bool *ok) {
     return d;
 }
 
+static struct blob blob_dup(const uint8_t *p, size_t len, bool *ok) {
+    struct blob b = {NULL, 0};
+    if (len == 0)
+        return b;
+    b.p = malloc(len);
+    if (b.p == NULL) {
+        *ok = false;
+        return b;
+    }
+    memcpy(b.p, p, len);
+    b.len = len;
+    return b;
+}
+
+static void blob_free(struct blob *b, bool secret) {
+    if (secret && b->p != NULL)
+        OPENSSL_cleanse(b->p, b->len);
+    free(b->p);
+}
+
 static void entry_free(struct lwm2m_dtls_entry *x) {
     coap_dtls_ctx_unref(x->ctx);
+    OPENSSL_cleanse(x->psk, sizeof(x->psk));
     free(x->identity);
     free(x->cert);
     free(x->key);
     free(x->ca);
+    blob_free(&x->cert_der, false);
+    blob_free(&x->key_der, true);
+    blob_free(&x->server_der, false);
     free(x);
 }
 
@@ -57,7 +98,23 @@ static struct coap_dtls_creds creds_of(const struct lwm2m_server_cfg *c) {
                                     .psk_len = c->psk_len,
                                     .cert_file = c->cert_file,
                                     .key_file = c->key_file,
-                                    .ca_file = c->ca_file};
+                                    .ca_file = c->ca_file,
+                                    .cert_der = c->cert_der,
+                                    .cert_der_len = c->cert_der_len,
+                                    .key_der = c->key_der,
+                                    .key_der_len = c->key_der_len,
+                                    .server_der = c->server_der,
+                                    .server_der_len = c->server_der_len,
+                                    .cert_usage = c->cert_usage,
+                                    .matching_type = c->matching_type};
+}
+
+bool lwm2m_server_cfg_has_creds(const struct lwm2m_server_cfg *c) {
+    if (c->sec_mode == LWM2M_SEC_PSK)
+        return c->psk_identity != NULL && c->psk_len > 0;
+    return c->sec_mode == LWM2M_SEC_CERT &&
+           ((c->cert_file != NULL && c->key_file != NULL) ||
+            (c->cert_der_len > 0 && c->key_der_len > 0 && c->server_der_len > 0));
 }
 
 int lwm2m_server_cfg_check_security(const struct lwm2m_server_cfg *c, char *err, size_t cap) {
@@ -89,10 +146,15 @@ int lwm2m_dtls_ctx_for(struct lwm2m_engine *e, const struct lwm2m_server_cfg *c,
     x->psk_len = c->psk_len;
     if (c->psk_len > 0)
         memcpy(x->psk, c->psk, c->psk_len);
+    x->cert_usage = c->cert_usage;
+    x->matching_type = c->matching_type;
     x->identity = dup_or_null(c->psk_identity, &ok);
     x->cert = dup_or_null(c->cert_file, &ok);
     x->key = dup_or_null(c->key_file, &ok);
     x->ca = dup_or_null(c->ca_file, &ok);
+    x->cert_der = blob_dup(c->cert_der, c->cert_der_len, &ok);
+    x->key_der = blob_dup(c->key_der, c->key_der_len, &ok);
+    x->server_der = blob_dup(c->server_der, c->server_der_len, &ok);
     if (!ok) {
         entry_free(x);
         return rc != 0 ? rc : LWM2M_ERR_NOMEM;

@@ -200,8 +200,9 @@ struct lwm2m_engine {
     /* ---- sf_flush.c block: store-and-forward durability ---- */
     struct lwm2m_keep_flush keep_flush;
     /* ---- bootstrap.c block ---- */
-    uint32_t bs_timeout_ms; /* Bootstrap-Finish wait after the bootstrap server's last message */
-    uint32_t bs_fallback;   /* consecutive Register failures of every server → bootstrap */
+    uint32_t bs_timeout_ms;  /* Bootstrap-Finish wait after the bootstrap server's last message */
+    uint32_t bs_fallback;    /* consecutive Register failures of every server → bootstrap */
+    uint32_t bs_hold_off_ms; /* wait before a Bootstrap-Request (unless /0/x/11 says otherwise) */
 };
 
 /* Emits an event to the owner. */
@@ -234,6 +235,9 @@ int lwm2m_dtls_ctx_for(struct lwm2m_engine *e, const struct lwm2m_server_cfg *c,
                        struct coap_dtls_ctx **out);
 void lwm2m_dtls_cache_free(struct lwm2m_engine *e);
 void lwm2m_server_link_reset(struct lwm2m_server *s);
+/* engine_dtls.c: c has the credentials of its secure mode (PSK: identity and key; CERT: the
+ * certificate and key files, or the certificate, key and server certificate in DER). */
+bool lwm2m_server_cfg_has_creds(const struct lwm2m_server_cfg *c);
 /* engine_dtls.c: the DTLS session to peer uses c's credentials from the next handshake on (ep's
  * transport must be DTLS already: LWM2M_ERR_STATE otherwise). */
 int lwm2m_ep_secure_peer(struct lwm2m_endpoint *ep, const struct coap_addr *peer,

@@ -11,6 +11,9 @@ Client certificates carry no subjectAltName: libcoap reports a certificate's sub
 there is one and its CN otherwise, so the CN given here is the cert_cn the test server reports.
 The server certificate is for CN "localhost" with subjectAltName DNS:localhost, IP:127.0.0.1 and
 IP:::1. A second make_ca() in another directory gives a CA the server does not trust.
+
+An LwM2M bootstrap server writes certificates and keys as DER (Security /0/x/3, 4, 5):
+der_cert(path) and der_key(path) give those bytes of a PEM file.
 """
 import os
 import secrets
@@ -20,8 +23,8 @@ DAYS = 30
 
 
 def _openssl(*args, stdin=None):
-    subprocess.run(["openssl"] + list(args), check=True, input=stdin, stdout=subprocess.PIPE,
-                   stderr=subprocess.PIPE)
+    return subprocess.run(["openssl"] + list(args), check=True, input=stdin,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout
 
 
 def _ec_key(path):
@@ -93,3 +96,16 @@ def add_client(pki, directory, cn):
 def server_pki(pki):
     """(cert, key, ca) for LwM2MServer(pki=...)."""
     return pki["server_cert"], pki["server_key"], pki["ca"]
+
+
+def der_cert(path):
+    """The DER bytes of a PEM certificate file."""
+    return _openssl("x509", "-in", path, "-outform", "DER")
+
+
+def der_key(path, traditional=False):
+    """The DER bytes of a PEM private key: PKCS#8 PrivateKeyInfo, or with traditional=True the
+    key's own form (RFC 5915 ECPrivateKey for these EC keys)."""
+    if traditional:
+        return _openssl("pkey", "-in", path, "-outform", "DER", "-traditional")
+    return _openssl("pkcs8", "-topk8", "-nocrypt", "-in", path, "-outform", "DER")

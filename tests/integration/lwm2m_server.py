@@ -718,6 +718,16 @@ class LwM2MServer:
             raise ValueError(raw["error"])
         return raw
 
+    def bs_initiate(self, ep, addr, port):
+        """Server-initiated bootstrap: ep's script (bs_config) played at once to the endpoint at
+        addr:port, from the plain listening address and port, without waiting for a
+        Bootstrap-Request; the same bs_step / bs_finished / bs_failed events follow. Raises
+        ValueError when the server refuses (no script, bad address)."""
+        raw = self._command({"cmd": "bs_initiate", "ep": ep, "addr": addr, "port": port})
+        if "error" in raw:
+            raise ValueError(raw["error"])
+        return raw
+
     def bs_remove(self, ep):
         """Forgets ep's script: its Bootstrap-Request gets 4.00 again (unless "*" has one)."""
         return self._command({"cmd": "bs_config", "ep": ep, "remove": True})

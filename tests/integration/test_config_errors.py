@@ -316,6 +316,12 @@ BAD = [
          'availability.yaml:7:67: devices[0].availability: expected a topic with {device} and no wildcards, like sensors/{device}/availability',
          'availability.yaml:8:67: devices[1].availability: expected a topic with {device} and no wildcards, like sensors/{device}/availability',
      ]),
+    ('bootstrap-hold-off',
+     'lwm2m:\n'
+     '  bootstrap: {uri: coap://h, hold_off: 2h}\n',
+     [
+         "bootstrap-hold-off.yaml:2:40: lwm2m.bootstrap.hold_off: expected a duration from 0ms to 1h, got '2h'",
+     ]),
     ('store-sync',
      'lwm2m:\n'
      '  servers: [{uri: coap://h}]\n'

@@ -40,6 +40,9 @@
  *   "wrap": TLV inside the Object Instance TLV), values string, integer, real, boolean, {"hex"},
  *   {"objlnk": "O:I"}, {RIID: value}; or "senml" [records] (ct 110|112), or "payload" (hex) or
  *   "text" with "ct". discover: Accept 40; read: "accept"?; finish (POST /bs) ends the script.
+ *   bs_initiate {"ep", "addr", "port"} plays ep's script to that address at once, from the plain
+ *   listening address (server-initiated bootstrap) -> {"ok": true}; its events are bs_step,
+ *   bs_finished, bs_failed as for a request.
  * DTLS (--dtls-port with --psk and/or --pki) is libcoap's GnuTLS flavour: ts_dtls.c. */
 #include "ts.h"
 

@@ -149,6 +149,8 @@ struct ts_server {
     json_t *bs_configs;        /* scripts by endpoint name ("*": any), owned */
     struct ts_bs_run *bs_runs; /* sequences in progress */
     uint64_t bs_next_id;
+    coap_session_t **bs_spent; /* client sessions of bs_initiate runs, released once none runs */
+    size_t n_bs_spent;
 };
 
 /* ---- helpers and process state (lwm2m_test_server.c) ---- */
@@ -288,6 +290,8 @@ void ts_dm_drop_session(struct ts_server *srv, coap_session_t *session, const ch
 int ts_bs_init(struct ts_server *srv);
 /* The bs_config command: sets, replaces or removes the script of an endpoint name. */
 void ts_bs_config(struct ts_server *srv, json_t *id, const json_t *cmd);
+/* The bs_initiate command: server-initiated bootstrap of the endpoint at an address. */
+void ts_bs_initiate(struct ts_server *srv, json_t *id, const json_t *cmd);
 /* Sends the bootstrap requests that are due; returns when the next one is due (INT64_MAX: none).
  * Called once per loop pass, outside libcoap's handlers. */
 int64_t ts_bs_pass(struct ts_server *srv);

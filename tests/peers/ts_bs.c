@@ -2,7 +2,8 @@
 /* The Bootstrap-Server role of the test LwM2M server (TS Core 5.2, client-initiated bootstrap):
  * bootstrap scripts per endpoint name set by bs_config, the answer to POST /bs?ep=[&pct=], and the
  * runs that then play a script's requests (Delete, Write, Discover, Read, Bootstrap-Finish) one
- * after another on the session the request came on, each after the previous one's response. The
+ * after another on the session the request came on, each after the previous one's response;
+ * bs_initiate plays one without a request (server-initiated bootstrap). The
  * requests go out through ts_dm.c; runs are stepped from the loop (ts_bs_pass), never from inside
  * a libcoap handler, so that our 2.04 leaves before the first request. */
 #include "ts.h"
@@ -175,6 +176,24 @@ json_t *ts_bs_list(struct ts_server *srv) {
 
 /* ---- runs ---- */
 
+/* A run's own client session, released from the loop (ts_bs_pass), never inside the libcoap
+ * response handler that ended the run: libcoap frees a client session at its last release. */
+static void spend_session(struct ts_server *srv, coap_session_t *session) {
+    coap_session_t **grown = realloc(srv->bs_spent, (srv->n_bs_spent + 1) * sizeof(*grown));
+    if (!grown) { /* kept until exit rather than freed under libcoap's feet */
+        coap_session_reference(session);
+        return;
+    }
+    srv->bs_spent = grown;
+    srv->bs_spent[srv->n_bs_spent++] = coap_session_reference(session);
+}
+
+static void release_spent(struct ts_server *srv) {
+    for (size_t i = 0; i < srv->n_bs_spent; i++)
+        coap_session_release(srv->bs_spent[i]);
+    srv->n_bs_spent = 0;
+}
+
 static struct ts_bs_run *run_find_id(struct ts_server *srv, uint64_t id) {
     for (struct ts_bs_run *r = srv->bs_runs; r; r = r->next) {
         if (r->id == id)
@@ -325,6 +344,8 @@ static void send_step(struct ts_server *srv, struct ts_bs_run *r) {
 
 int64_t ts_bs_pass(struct ts_server *srv) {
     int64_t now = ts_now_ms(), next = INT64_MAX;
+    if (srv->n_bs_spent > 0 && !srv->bs_runs)
+        release_spent(srv);
     struct ts_bs_run *r = srv->bs_runs;
     while (r) {
         struct ts_bs_run *following = r->next; /* send_step may end r */
@@ -465,6 +486,48 @@ static void hnd_bs(coap_resource_t *res, coap_session_t *session, const coap_pdu
                   session);
 }
 
+/* ---- bs_initiate: server-initiated bootstrap ---- */
+
+/* {"ep", "addr", "port"}: ep's script (or "*"'s) played to the endpoint at addr:port at once,
+ * without its Bootstrap-Request (TS Core 5.2.3). The requests must come from the address the
+ * endpoint knows as its bootstrap server's, our plain listening address and port: a client
+ * session bound there (libcoap binds it with SO_REUSEADDR; connected to the endpoint, its socket
+ * gets the endpoint's answers). A Register that follows the Finish may arrive on it too; the RD
+ * then keeps that session, which answers from the same port. */
+void ts_bs_initiate(struct ts_server *srv, json_t *id, const json_t *cmd) {
+    const char *ep = json_string_value(json_object_get(cmd, "ep"));
+    const char *host = json_string_value(json_object_get(cmd, "addr"));
+    json_int_t port = json_integer_value(json_object_get(cmd, "port"));
+    const json_t *cfg = ep ? json_object_get(srv->bs_configs, ep) : NULL;
+    coap_address_t dst, local;
+    if (!cfg && ep)
+        cfg = json_object_get(srv->bs_configs, "*");
+    if (!ep || !host || port <= 0 || port > 65535 || ts_parse_addr(host, (int)port, &dst) < 0) {
+        ts_emit_error(srv, id, "need ep, addr (numeric) and port");
+        return;
+    }
+    if (!cfg) {
+        ts_emit_error(srv, id, "no bootstrap configuration for ep");
+        return;
+    }
+    int i = 0;
+    while (i < srv->n_listen &&
+           (srv->listen[i].dtls ||
+            ts_parse_addr(srv->listen[i].addr, srv->listen[i].port, &local) < 0 ||
+            local.addr.sa.sa_family != dst.addr.sa.sa_family))
+        i++;
+    coap_session_t *session =
+        i < srv->n_listen ? coap_new_client_session(srv->ctx, &local, &dst, COAP_PROTO_UDP) : NULL;
+    if (!session) {
+        ts_emit_error(srv, id, "cannot open a session from the listening address");
+        return;
+    }
+    run_start(srv, ep, json_object_get(cfg, "steps"), BS_DEFAULT_CT, session);
+    spend_session(srv, session); /* the run keeps its own reference until it ends */
+    coap_session_release(session);
+    ts_emit(srv, json_pack("{s:O,s:b}", "id", id, "ok", 1));
+}
+
 int ts_bs_init(struct ts_server *srv) {
     coap_resource_t *bs = coap_resource_init(coap_make_str_const("bs"), 0);
     if (!bs || !(srv->bs_configs = json_object()))
@@ -477,6 +540,8 @@ int ts_bs_init(struct ts_server *srv) {
 void ts_bs_free_all(struct ts_server *srv) {
     while (srv->bs_runs)
         run_end(srv, srv->bs_runs);
+    release_spent(srv);
+    free(srv->bs_spent);
     json_decref(srv->bs_configs);
     srv->bs_configs = NULL;
 }

@@ -326,6 +326,8 @@ static void cmd_other(struct ts_server *srv, const char *name, json_t *id, const
         cmd_fault(srv, id, cmd);
     else if (strcmp(name, "bs_config") == 0)
         ts_bs_config(srv, id, cmd);
+    else if (strcmp(name, "bs_initiate") == 0)
+        ts_bs_initiate(srv, id, cmd);
     else if (strcmp(name, "decode") == 0)
         cmd_decode(srv, id, cmd);
     else if (strcmp(name, "encode") == 0)

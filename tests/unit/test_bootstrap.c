@@ -12,6 +12,7 @@
 
 #include "dm_test_fixture.h" /* the in-test provider */
 #include "bs_internal.h"
+#include "pki_test.h"
 
 #define EP_NAME "urn:dev:bs-test"
 
@@ -40,6 +41,7 @@ struct bsfx {
     char detail[64][256];
     size_t nev;
     char text[2048];
+    uint32_t hold_off_ms; /* the engine's bootstrap_hold_off_ms */
 };
 
 static void on_event(void *ctx, const struct lwm2m_event *ev) {
@@ -150,17 +152,19 @@ static uint8_t request(struct bsfx *f, struct peer *p, uint8_t code, const char 
 /* ---- TLV by hand (TS Core 1.1.1 §7.4.3) ---------------------------------------------------- */
 
 /* One TLV: type bits 7-6 (kind: 0 object instance, 3 resource with value), bit 5 id of 16 bits,
- * bits 4-3 length type (0: in bits 2-0, 1: one length byte), then id, length, value. */
+ * bits 4-3 length type (0: in bits 2-0, 1: one length byte, 2: two), then id, length, value. */
 static size_t tlv(uint8_t *out, uint8_t kind, uint16_t id, const void *val, size_t len) {
     size_t n = 0;
     uint8_t t = (uint8_t)(kind << 6);
-    assert_true(len < 256);
+    assert_true(len < 65536);
     t |= id > 255 ? 0x20 : 0;
-    t |= len < 8 ? (uint8_t)len : 0x08;
+    t |= len < 8 ? (uint8_t)len : len < 256 ? 0x08 : 0x10;
     out[n++] = t;
     if (id > 255)
         out[n++] = (uint8_t)(id >> 8);
     out[n++] = (uint8_t)id;
+    if (len >= 256)
+        out[n++] = (uint8_t)(len >> 8);
     if (len >= 8)
         out[n++] = (uint8_t)len;
     memcpy(out + n, val, len);
@@ -232,7 +236,8 @@ static void fx_engine(struct bsfx *f) {
                                    .retry_min_ms = 50,
                                    .retry_max_ms = 100,
                                    .bootstrap_timeout_ms = 400,
-                                   .bootstrap_fallback = 2};
+                                   .bootstrap_fallback = 2,
+                                   .bootstrap_hold_off_ms = f->hold_off_ms};
     assert_int_equal(lwm2m_engine_new(&cfg, &f->eng), 0);
 }
 
@@ -423,10 +428,13 @@ static void test_finish_inconsistent(void **state) {
     bs_write_security(f, 1, suri, LWM2M_SEC_NOSEC, 101);
     assert_int_equal(bs_finish(f), COAP_406_NOT_ACCEPTABLE);
     assert_non_null(strstr(f->text, "coaps:// URI with NoSec mode"));
-    /* certificate mode is refused with a reason */
+    /* certificate mode without its certificates; RPK is not done */
     bs_write_security(f, 1, suri, LWM2M_SEC_CERT, 101);
     assert_int_equal(bs_finish(f), COAP_406_NOT_ACCEPTABLE);
-    assert_non_null(strstr(f->text, "certificate mode by bootstrap not supported"));
+    assert_string_equal(f->text, "/0/1/3: certificate (Public Key or Identity) missing");
+    bs_write_security(f, 1, suri, LWM2M_SEC_RPK, 101);
+    assert_int_equal(bs_finish(f), COAP_406_NOT_ACCEPTABLE);
+    assert_string_equal(f->text, "/0/1: security mode 1 not supported");
     /* a host name is not a numeric URI */
     bs_write_security(f, 1, "coap://lwm2m.example.com:5683", LWM2M_SEC_NOSEC, 101);
     assert_int_equal(bs_finish(f), COAP_406_NOT_ACCEPTABLE);
@@ -457,6 +465,75 @@ static void test_psk_server(void **state) {
     assert_true(peer_wait(f, &f->dm, 2000));
     assert_int_equal(f->dm.rx[0], 22); /* DTLS record: handshake */
     fx_free(f);
+}
+
+/* Bootstrap-Write of one opaque resource ("0/1/3") as TLV, expecting 2.04. */
+static void bs_write_opaque(struct bsfx *f, const char *path, uint16_t rid, const void *v,
+                            size_t len) {
+    uint8_t b[1600];
+    assert_true(len + 8 <= sizeof(b));
+    size_t n = tlv(b, 3, rid, v, len);
+    assert_int_equal(request(f, &f->bs, COAP_PUT, path, LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
+}
+
+/* A certificate-mode server (TS Core §E.1: /0/x/3 the client's certificate, /0/x/4 the
+ * server's, /0/x/5 the client's private key, DER): refused at Finish with the reason while a
+ * part is missing or the key is not the certificate's, then accepted (the key in its
+ * traditional form this time), the Register starts a DTLS handshake, the state file that holds
+ * the key is private to its owner, and a restart handshakes from it without bootstrapping. */
+static void test_cert_server(void **state) {
+    (void)state;
+    EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *cli_key = EVP_EC_gen("P-256");
+    EVP_PKEY *srv_key = EVP_EC_gen("P-256"), *stray = EVP_EC_gen("P-256");
+    X509 *ca = pki_cert(ca_key, "bs test CA", NULL, NULL, 1);
+    X509 *cli = pki_cert(cli_key, EP_NAME, ca, ca_key, 2);
+    X509 *srv = pki_cert(srv_key, "lwm2m-server", ca, ca_key, 3);
+    struct pki_der cli_der = pki_cert_der(cli), srv_der = pki_cert_der(srv);
+    struct pki_der key_trad = pki_key_der(cli_key, false), stray8 = pki_key_der(stray, true);
+    struct bsfx *f = bs_begin();
+    char suri[64];
+    snprintf(suri, sizeof(suri), "coaps://127.0.0.1:%u", f->dm.port);
+    bs_write_security(f, 1, suri, LWM2M_SEC_CERT, 101);
+    bs_write_server(f, 1, 101);
+    bs_write_opaque(f, "0/1/3", 3, cli_der.p, cli_der.len);
+    bs_write_opaque(f, "0/1/5", 5, stray8.p, stray8.len);
+    assert_int_equal(bs_finish(f), COAP_406_NOT_ACCEPTABLE);
+    assert_string_equal(f->text, "/0/1/4: server certificate (Server Public Key) missing");
+    bs_write_opaque(f, "0/1/4", 4, srv_der.p, srv_der.len);
+    assert_int_equal(bs_finish(f), COAP_406_NOT_ACCEPTABLE);
+    assert_string_equal(f->text, "/0/1: private key: key values mismatch");
+    uint8_t usage = 9;
+    bs_write_opaque(f, "0/1/15", 15, &usage, 1);
+    bs_write_opaque(f, "0/1/5", 5, key_trad.p, key_trad.len);
+    assert_int_equal(bs_finish(f), COAP_406_NOT_ACCEPTABLE);
+    assert_string_equal(f->text, "/0/1/15: Certificate Usage is 0..3");
+    usage = 3;
+    bs_write_opaque(f, "0/1/15", 15, &usage, 1);
+    assert_int_equal(bs_finish(f), COAP_204_CHANGED);
+    assert_true(peer_wait(f, &f->dm, 2000));
+    assert_int_equal(f->dm.rx[0], 22); /* DTLS record: handshake */
+    char *path = state_file(f);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    free(path);
+    fx_stop(f);
+    f->nev = 0;
+    fx_start(f, false);
+    assert_false(lwm2m_endpoint_bootstrapping(f->ep));
+    assert_true(peer_wait(f, &f->dm, 2000));
+    assert_int_equal(f->dm.rx[0], 22);
+    assert_int_equal(event_at(f, LWM2M_EV_BOOTSTRAP_STARTED), -1);
+    fx_free(f);
+    struct pki_der *d[] = {&cli_der, &srv_der, &key_trad, &stray8};
+    for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+        pki_der_free(d[i]);
+    X509_free(ca);
+    X509_free(cli);
+    X509_free(srv);
+    EVP_PKEY *k[] = {ca_key, cli_key, srv_key, stray};
+    for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+        EVP_PKEY_free(k[i]);
 }
 
 static void test_saved_state_reused(void **state) {
@@ -581,6 +658,74 @@ static void test_bootstrap_request_trigger(void **state) {
     fx_free(f);
 }
 
+/* Client Hold Off Time (TS Core §E.1 /0/x/11): the configured one before the first
+ * Bootstrap-Request; then the one the bootstrap server wrote for its own account before a
+ * triggered one. The bootstrap timers are the loop's (libevent's clock, as the registration's),
+ * so the test measures real time with short hold offs. */
+static void test_hold_off(void **state) {
+    (void)state;
+    struct bsfx *f = fx_new();
+    f->hold_off_ms = 300;
+    uint64_t t0 = now_ms();
+    fx_start(f, false);
+    assert_true(lwm2m_endpoint_bootstrapping(f->ep));
+    assert_false(peer_wait(f, &f->bs, 200));
+    expect_request(f, &f->bs, COAP_POST, "bs");
+    assert_true(now_ms() - t0 >= 280); /* libevent's coarse monotonic clock: a few ms early */
+    int i = event_at(f, LWM2M_EV_BOOTSTRAP_STARTED);
+    assert_true(i >= 0);
+    assert_string_equal(f->detail[i], "no server configured or saved, after 300 ms hold off");
+    /* the bootstrap server's own account says 1 s */
+    uint8_t b[256];
+    answer(&f->bs, COAP_204_CHANGED);
+    size_t n = tlv_security(b, f->bs_uri, true, LWM2M_SEC_NOSEC, 0);
+    n += tlv_u8(b + n, 11, 1);
+    assert_int_equal(request(f, &f->bs, COAP_PUT, "0/9", LWM2M_CT_TLV, -1, b, n), COAP_204_CHANGED);
+    bs_write_security(f, 1, f->dm_uri, LWM2M_SEC_NOSEC, 101);
+    bs_write_server(f, 1, 101);
+    assert_int_equal(bs_finish(f), COAP_204_CHANGED);
+    dm_register(f);
+    t0 = now_ms();
+    assert_int_equal(lwm2m_endpoint_bootstrap(f->ep), 0);
+    assert_false(peer_wait(f, &f->bs, 800));
+    expect_request(f, &f->bs, COAP_POST, "bs");
+    assert_true(now_ms() - t0 >= 980);
+    assert_string_equal(f->detail[event_at(f, LWM2M_EV_BOOTSTRAP_STARTED)],
+                        "Bootstrap-Request Trigger, after 1 s hold off");
+    /* a retry after a failed attempt follows the back-off, not the hold off */
+    answer(&f->bs, COAP_403_FORBIDDEN);
+    t0 = now_ms();
+    expect_request(f, &f->bs, COAP_POST, "bs");
+    assert_true(now_ms() - t0 < 800);
+    fx_free(f);
+}
+
+/* Server-initiated bootstrap (TS Core §5.2.3): during the hold off the bootstrap server writes
+ * and finishes without a Bootstrap-Request from us; another peer is still a stranger (4.01). */
+static void test_server_initiated(void **state) {
+    (void)state;
+    struct bsfx *f = fx_new();
+    f->hold_off_ms = 5000;
+    fx_start(f, false);
+    struct coap_addr local;
+    assert_int_equal(coap_transport_local_addr(f->ep->tp, &local), 0);
+    f->bs.client = local.u.in4;
+    f->dm.client = f->bs.client;
+    assert_int_equal(request(f, &f->dm, COAP_DELETE, "", -1, -1, NULL, 0), COAP_401_UNAUTHORIZED);
+    assert_int_equal(event_at(f, LWM2M_EV_BOOTSTRAP_STARTED), -1);
+    assert_int_equal(request(f, &f->bs, COAP_DELETE, "", -1, -1, NULL, 0), COAP_202_DELETED);
+    int i = event_at(f, LWM2M_EV_BOOTSTRAP_STARTED);
+    assert_true(i >= 0);
+    assert_string_equal(f->detail[i], "server-initiated, during the hold off");
+    bs_write_security(f, 1, f->dm_uri, LWM2M_SEC_NOSEC, 101);
+    bs_write_server(f, 1, 101);
+    assert_int_equal(bs_finish(f), COAP_204_CHANGED);
+    dm_register(f);
+    assert_true(lwm2m_endpoint_registered(f->ep));
+    assert_false(peer_wait(f, &f->bs, 100)); /* no Bootstrap-Request, then or later */
+    fx_free(f);
+}
+
 /* ---- the state file codec ----------------------------------------------------------------- */
 
 static void test_state_codec(void **state) {
@@ -651,11 +796,14 @@ int main(void) {
         cmocka_unit_test(test_bootstrap_operations),
         cmocka_unit_test(test_finish_inconsistent),
         cmocka_unit_test(test_psk_server),
+        cmocka_unit_test(test_cert_server),
         cmocka_unit_test(test_saved_state_reused),
         cmocka_unit_test(test_corrupt_state_ignored),
         cmocka_unit_test(test_request_timeout_retries),
         cmocka_unit_test(test_fallback_after_register_failures),
         cmocka_unit_test(test_bootstrap_request_trigger),
+        cmocka_unit_test(test_hold_off),
+        cmocka_unit_test(test_server_initiated),
         cmocka_unit_test(test_state_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

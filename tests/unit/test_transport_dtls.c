@@ -24,6 +24,7 @@
 
 #include "lwm2m/dtls.h"
 #include "lwm2m/error.h"
+#include "pki_test.h"
 
 #define SRV_IDENTITY "gw-test-1"
 #define SRV_KEY      "0123456789abcdef"
@@ -215,30 +216,10 @@ struct pki {
     char ca[96], other_ca[96], cli_cert[96], cli_key[96], mismatch_key[96];
     EVP_PKEY *srv_key;
     X509 *srv_cert;
+    /* the same in DER, as a bootstrap server writes them; cli_key8: PKCS#8, cli_key_trad: the
+     * key's traditional form */
+    struct pki_der ca_der, other_der, cli_der, cli_key8, cli_key_trad, stray_key8, srv_der;
 };
-
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
-                       int serial) {
-    X509 *x = X509_new();
-    X509V3_CTX v3;
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-    X509_gmtime_adj(X509_getm_notBefore(x), -60);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, key);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(issuer != NULL ? issuer : x));
-    if (issuer == NULL) { /* a CA */
-        X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-        X509_EXTENSION *e =
-            X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:TRUE");
-        X509_add_ext(x, e, -1);
-        X509_EXTENSION_free(e);
-    }
-    assert_true(X509_sign(x, issuer_key != NULL ? issuer_key : key, EVP_sha256()) > 0);
-    return x;
-}
 
 static void write_pem(const char *path, X509 *cert, EVP_PKEY *key) {
     FILE *f = fopen(path, "w");
@@ -255,11 +236,11 @@ static void pki_make(struct pki *p) {
     assert_non_null(mkdtemp(p->dir));
     EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *other_key = EVP_EC_gen("P-256");
     EVP_PKEY *cli_key = EVP_EC_gen("P-256"), *stray = EVP_EC_gen("P-256");
-    X509 *ca = make_cert(ca_key, "test CA", NULL, NULL, 1);
-    X509 *other = make_cert(other_key, "other CA", NULL, NULL, 2);
-    X509 *cli = make_cert(cli_key, "gw-client", ca, ca_key, 3);
+    X509 *ca = pki_cert(ca_key, "test CA", NULL, NULL, 1);
+    X509 *other = pki_cert(other_key, "other CA", NULL, NULL, 2);
+    X509 *cli = pki_cert(cli_key, "gw-client", ca, ca_key, 3);
     p->srv_key = EVP_EC_gen("P-256");
-    p->srv_cert = make_cert(p->srv_key, "lwm2m-server", ca, ca_key, 4);
+    p->srv_cert = pki_cert(p->srv_key, "lwm2m-server", ca, ca_key, 4);
     snprintf(p->ca, sizeof(p->ca), "%s/ca.pem", p->dir);
     snprintf(p->other_ca, sizeof(p->other_ca), "%s/other.pem", p->dir);
     snprintf(p->cli_cert, sizeof(p->cli_cert), "%s/cli.pem", p->dir);
@@ -270,6 +251,13 @@ static void pki_make(struct pki *p) {
     write_pem(p->cli_cert, cli, NULL);
     write_pem(p->cli_key, NULL, cli_key);
     write_pem(p->mismatch_key, NULL, stray);
+    p->ca_der = pki_cert_der(ca);
+    p->other_der = pki_cert_der(other);
+    p->cli_der = pki_cert_der(cli);
+    p->cli_key8 = pki_key_der(cli_key, true);
+    p->cli_key_trad = pki_key_der(cli_key, false);
+    p->stray_key8 = pki_key_der(stray, true);
+    p->srv_der = pki_cert_der(p->srv_cert);
     X509_free(ca);
     X509_free(other);
     X509_free(cli);
@@ -288,6 +276,10 @@ static void pki_free(struct pki *p) {
     rmdir(p->dir);
     X509_free(p->srv_cert);
     EVP_PKEY_free(p->srv_key);
+    struct pki_der *d[] = {&p->ca_der,       &p->other_der,  &p->cli_der, &p->cli_key8,
+                           &p->cli_key_trad, &p->stray_key8, &p->srv_der};
+    for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+        pki_der_free(d[i]);
 }
 
 /* ---- Fixture: a DTLS client transport and the server, on one loop --------------------------- */
@@ -617,6 +609,135 @@ static void test_ctx_errors(void **state) {
     assert_int_equal(ERR_peek_error(), 0); /* nothing left in OpenSSL's queue */
 }
 
+/* A context from DER credentials (a bootstrap server's), with the client's certificate. */
+static int der_ctx(const struct pki_der *key, const struct pki_der *srv, uint8_t usage,
+                   uint8_t mtype, char *err, size_t cap, struct coap_dtls_ctx **out) {
+    struct coap_dtls_creds c = {.mode = COAP_DTLS_CERT,
+                                .cert_der = g.pki.cli_der.p,
+                                .cert_der_len = g.pki.cli_der.len,
+                                .key_der = key->p,
+                                .key_der_len = key->len,
+                                .server_der = srv->p,
+                                .server_der_len = srv->len,
+                                .cert_usage = usage,
+                                .matching_type = mtype};
+    *out = NULL;
+    return coap_dtls_ctx_new(&c, err, cap, out);
+}
+
+static struct pki_der sha256_of(const struct pki_der *d, uint8_t *buf) {
+    unsigned int n = 0;
+    assert_int_equal(EVP_Digest(d->p, d->len, buf, &n, EVP_sha256(), NULL), 1);
+    return (struct pki_der){buf, n};
+}
+
+/* LwM2M's Certificate Usage (/0/x/15) against the in-process server, whose certificate the test
+ * CA signed: 3 pins the server's certificate (or its SHA-256 with matching type 1) and checks
+ * nothing else; 2 and 0 take the CA (2: or any certificate of the chain) as the trust anchor;
+ * 1 pins and verifies to the system's anchors, which know the test CA only through
+ * SSL_CERT_FILE. The key in PKCS#8 or its traditional form. */
+static void test_cert_der_usages(void **state) {
+    (void)state;
+    struct pki *p = &g.pki;
+    uint8_t h_srv[32], h_ca[32];
+    struct pki_der d_srv = sha256_of(&p->srv_der, h_srv), d_ca = sha256_of(&p->ca_der, h_ca);
+    static const char rejected[] = "certificate verify failed: certificate rejected";
+    static const char no_issuer[] =
+        "certificate verify failed: unable to get local issuer certificate";
+    const struct {
+        const struct pki_der *key, *srv;
+        uint8_t usage, mtype;
+        const char *ca_env; /* SSL_CERT_FILE, or NULL: unset */
+        const char *fails;  /* NULL: connects */
+    } cases[] = {
+        {&p->cli_key8, &p->srv_der, 3, 0, NULL, NULL},
+        {&p->cli_key_trad, &p->srv_der, 3, 0, NULL, NULL},
+        {&p->cli_key8, &p->ca_der, 3, 0, NULL, rejected},
+        {&p->cli_key8, &d_srv, 3, 1, NULL, NULL},
+        {&p->cli_key8, &d_ca, 3, 1, NULL, rejected},
+        {&p->cli_key8, &p->ca_der, 2, 0, NULL, NULL},
+        {&p->cli_key8, &p->srv_der, 2, 0, NULL, NULL},
+        {&p->cli_key8, &p->other_der, 2, 0, NULL, no_issuer},
+        {&p->cli_key8, &p->ca_der, 0, 0, NULL, NULL},
+        {&p->cli_key8, &p->srv_der, 1, 0, NULL, no_issuer},
+        {&p->cli_key8, &p->srv_der, 1, 0, p->ca, NULL},
+        {&p->cli_key8, &p->other_der, 1, 0, p->ca, rejected},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct coap_dtls_ctx *x;
+        char err[160] = "";
+        if (cases[i].ca_env != NULL)
+            setenv("SSL_CERT_FILE", cases[i].ca_env, 1);
+        else
+            unsetenv("SSL_CERT_FILE");
+        assert_int_equal(der_ctx(cases[i].key, cases[i].srv, cases[i].usage, cases[i].mtype, err,
+                                 sizeof(err), &x),
+                         0);
+        unsetenv("SSL_CERT_FILE");
+        struct fx f;
+        fx_open(&f, g.srv_cert, x);
+        if (cases[i].fails == NULL) {
+            fx_connect(&f);
+            assert_true(f.srv.peer_cert);
+        } else {
+            assert_int_equal(fx_send(&f, "a"), 0);
+            fx_failed(&f, 3000, cases[i].fails);
+            assert_int_equal(f.srv.got, 0);
+        }
+        fx_close(&f);
+        coap_dtls_ctx_unref(x);
+    }
+}
+
+/* DER credentials OpenSSL cannot use are refused when the context is made, with a reason that
+ * names the part (never its bytes). */
+static void test_cert_der_errors(void **state) {
+    (void)state;
+    struct pki *p = &g.pki;
+    struct coap_dtls_ctx *x = NULL;
+    char err[200];
+    uint8_t junk[40], h[32];
+    memset(junk, 0x30, sizeof(junk));
+    struct pki_der garbage = {junk, sizeof(junk)}, digest = sha256_of(&p->srv_der, h);
+    struct pki_der empty = {NULL, 0};
+    /* a key that is not the certificate's */
+    assert_int_equal(der_ctx(&p->stray_key8, &p->srv_der, 3, 0, err, sizeof(err), &x),
+                     LWM2M_ERR_INVALID);
+    assert_string_equal(err, "private key: key values mismatch");
+    /* a key that is not DER, a server certificate that is not one, none at all */
+    assert_int_equal(der_ctx(&garbage, &p->srv_der, 3, 0, err, sizeof(err), &x), LWM2M_ERR_INVALID);
+    assert_non_null(strstr(err, "private key: "));
+    assert_int_equal(der_ctx(&p->cli_key8, &garbage, 3, 0, err, sizeof(err), &x),
+                     LWM2M_ERR_INVALID);
+    assert_non_null(strstr(err, "server certificate: "));
+    assert_int_equal(der_ctx(&p->cli_key8, &empty, 3, 0, err, sizeof(err), &x), LWM2M_ERR_INVALID);
+    assert_string_equal(err, "server certificate missing");
+    /* bytes after a valid certificate */
+    uint8_t *longer = malloc(p->srv_der.len + 1);
+    memcpy(longer, p->srv_der.p, p->srv_der.len);
+    longer[p->srv_der.len] = 0;
+    struct pki_der trailing = {longer, p->srv_der.len + 1};
+    assert_int_equal(der_ctx(&p->cli_key8, &trailing, 3, 0, err, sizeof(err), &x),
+                     LWM2M_ERR_INVALID);
+    assert_non_null(strstr(err, "bytes after its DER"));
+    free(longer);
+    /* digests: only where a certificate is pinned, and of the right length */
+    assert_int_equal(der_ctx(&p->cli_key8, &digest, 2, 1, err, sizeof(err), &x), LWM2M_ERR_INVALID);
+    assert_non_null(strstr(err, "usage 1 or 3"));
+    assert_int_equal(der_ctx(&p->cli_key8, &digest, 3, 2, err, sizeof(err), &x), LWM2M_ERR_INVALID);
+    assert_non_null(strstr(err, "wrong length"));
+    assert_int_equal(der_ctx(&p->cli_key8, &p->srv_der, 4, 0, err, sizeof(err), &x),
+                     LWM2M_ERR_INVALID);
+    /* files and DER together */
+    struct coap_dtls_creds c = {.mode = COAP_DTLS_CERT,
+                                .cert_file = p->cli_cert,
+                                .key_der = p->cli_key8.p,
+                                .key_der_len = p->cli_key8.len};
+    assert_int_equal(coap_dtls_ctx_new(&c, err, sizeof(err), &x), LWM2M_ERR_INVALID);
+    assert_null(x);
+    assert_int_equal(ERR_peek_error(), 0); /* nothing left in OpenSSL's queue */
+}
+
 static void plain_rx(void *ctx, const uint8_t *data, size_t len, const struct coap_addr *from) {
     (void)from;
     char *heard = ctx;
@@ -790,6 +911,8 @@ int main(void) {
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_cert_modes),
         cmocka_unit_test(test_ctx_errors),
+        cmocka_unit_test(test_cert_der_usages),
+        cmocka_unit_test(test_cert_der_errors),
         cmocka_unit_test(test_passthrough),
         cmocka_unit_test(test_server_close_and_rehandshake),
         cmocka_unit_test(test_reset_peer),

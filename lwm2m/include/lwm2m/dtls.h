@@ -24,7 +24,26 @@ enum coap_dtls_mode {
     COAP_DTLS_CERT = 2, /* X.509 certificates (mode 2) */
 };
 
-/* Credentials; every pointer is borrowed for the coap_dtls_ctx_new() call only. */
+/* How a server's certificate is checked against server_der (LwM2M Security /0/x/15 Certificate
+ * Usage, numbered as RFC 6698 §2.1.1). The engine has no host name to check (servers are
+ * addressed by IP), so none of them checks names. */
+enum coap_dtls_cert_usage {
+    /* server_der is a CA: the server's chain must verify up to it. RFC 6698 also wants the
+     * path to reach a system trust anchor; here the CA is the trust anchor itself. */
+    COAP_DTLS_USAGE_CA = 0,
+    /* server_der is the server's own certificate, and its chain must verify to the system's
+     * trust anchors (OpenSSL's default paths: SSL_CERT_FILE, SSL_CERT_DIR, the distribution's). */
+    COAP_DTLS_USAGE_SERVICE = 1,
+    /* server_der is the trust anchor the server's chain must verify up to (it need not be
+     * self-signed, and the server need not send it). */
+    COAP_DTLS_USAGE_TRUST_ANCHOR = 2,
+    /* server_der is exactly the server's certificate (the LwM2M default): nothing else is
+     * checked, not even its validity period (the pinned certificate is the trust). */
+    COAP_DTLS_USAGE_DOMAIN_ISSUED = 3,
+};
+
+/* Credentials; every pointer is borrowed for the coap_dtls_ctx_new() call only. CERT takes
+ * either files (PEM) or memory (DER, as an LwM2M bootstrap server writes them), not both. */
 struct coap_dtls_creds {
     enum coap_dtls_mode mode;
     const char *psk_identity; /* PSK: identity (UTF-8, up to 128 bytes) */
@@ -33,14 +52,23 @@ struct coap_dtls_creds {
     const char *cert_file; /* CERT: PEM client certificate (chain) */
     const char *key_file;  /* CERT: PEM private key */
     const char *ca_file;   /* CERT: PEM CA to verify the server with; NULL: not verified */
+    /* CERT in memory: the client's certificate (/0/x/3), its private key (/0/x/5: PKCS#8
+     * PrivateKeyInfo or a traditional RSA/EC key, unencrypted) and what the server is checked
+     * against (/0/x/4, required) as cert_usage says. matching_type (/0/x/13): 0 server_der is
+     * the certificate itself; 1, 2, 3 its SHA-256, SHA-384, SHA-512 digest (usages 1 and 3
+     * only: the CA of usages 0 and 2 is needed whole). */
+    const uint8_t *cert_der, *key_der, *server_der;
+    size_t cert_der_len, key_der_len, server_der_len;
+    uint8_t cert_usage;    /* enum coap_dtls_cert_usage */
+    uint8_t matching_type; /* 0..3 */
 };
 
 /* A credential set (one SSL_CTX), reference counted; new returns it with one reference. */
 struct coap_dtls_ctx;
 
-/* Returns 0, LWM2M_ERR_INVALID (bad credentials: unreadable file, key not matching the
- * certificate, empty identity...; err gets a one-line reason with OpenSSL's words) or
- * LWM2M_ERR_NOMEM. err may be NULL. */
+/* Returns 0, LWM2M_ERR_INVALID (bad credentials: unreadable file, DER that does not parse, key
+ * not matching the certificate, empty identity...; err gets a one-line reason with OpenSSL's
+ * words, never key material) or LWM2M_ERR_NOMEM. err may be NULL. */
 int coap_dtls_ctx_new(const struct coap_dtls_creds *c, char *err, size_t errcap,
                       struct coap_dtls_ctx **out);
 void coap_dtls_ctx_ref(struct coap_dtls_ctx *c);

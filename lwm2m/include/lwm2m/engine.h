@@ -84,16 +84,24 @@ struct lwm2m_server_cfg {
     bool mute_send;            /* /1/x/23 */
     /* DTLS credentials (borrowed for lwm2m_endpoint_add: the engine shares one OpenSSL context
      * per distinct set among its endpoints). PSK: identity and key; CERT: PEM files, ca_file
-     * optional (NULL: the server's certificate is not verified). */
+     * optional (NULL: the server's certificate is not verified), or DER in memory instead, as a
+     * bootstrap server writes them: the client's certificate (/0/x/3), its private key (/0/x/5)
+     * and the server's certificate or CA (/0/x/4, required) used as cert_usage (/0/x/15) and
+     * matching_type (/0/x/13) say (lwm2m/dtls.h, enum coap_dtls_cert_usage; zero-initialised is
+     * usage 0, give 3 for LwM2M's default). */
     const char *psk_identity;
     const uint8_t *psk;
     size_t psk_len;
     const char *cert_file, *key_file, *ca_file;
+    const uint8_t *cert_der, *key_der, *server_der;
+    size_t cert_der_len, key_der_len, server_der_len;
+    uint8_t cert_usage, matching_type;
 };
 
 /* Loads c's DTLS credentials the way an endpoint would (nothing to do for NoSec): 0, or
  * LWM2M_ERR_INVALID with OpenSSL's reason in err (a key that does not match its certificate, a
- * file that is not PEM), so that a bad key is refused once at start-up, not per endpoint. */
+ * file that is not PEM, DER that does not parse), so that a bad key is refused once at start-up
+ * (or at Bootstrap-Finish), not per endpoint. */
 int lwm2m_server_cfg_check_security(const struct lwm2m_server_cfg *c, char *err, size_t cap);
 
 struct lwm2m_endpoint_cfg {
@@ -112,9 +120,14 @@ struct lwm2m_endpoint_cfg {
      * server failed engine.bootstrap_fallback Registers in a row; and when a server executes
      * /1/x/9. What the bootstrap server wrote (objects 0 and 1) is kept in state_dir (NULL:
      * memory only) as "<escaped name>.bs" and, when valid, used instead of servers on the next
-     * start. Its servers may be NoSec or PSK; a Security instance in certificate or RPK mode is
-     * refused at Bootstrap-Finish (4.06). The socket binds the bootstrap server's address family
-     * when bind_host is NULL and nservers is 0; bootstrapped servers must use the same family. */
+     * start. Its servers may be NoSec, PSK or Certificate (DER certificates and key, loaded into
+     * OpenSSL at Bootstrap-Finish: 4.06 with the reason when they do not parse or match); RPK and
+     * EST are refused at Finish (4.06). The state file holds the keys: it is written mode 0600.
+     * Before a Bootstrap-Request the endpoint waits engine.bootstrap_hold_off_ms (or the bootstrap
+     * account's /0/x/11); meanwhile, when it has no server and the bootstrap server is NoSec, that
+     * server may begin without the Request (server-initiated bootstrap).
+     * The socket binds the bootstrap server's address family when bind_host is NULL and nservers
+     * is 0; bootstrapped servers must use the same family. */
     const struct lwm2m_server_cfg *bootstrap;
     const char *state_dir; /* copied */
 };
@@ -142,6 +155,11 @@ struct lwm2m_engine_cfg {
      * last message (its answer to Bootstrap-Request, or its last request) failed, and is retried
      * with the registration back-off (ms, 0 → 60000). */
     uint32_t bootstrap_timeout_ms;
+    /* Bootstrap: Client Hold Off Time, how long an endpoint waits before its Bootstrap-Request
+     * once it has to bootstrap (no server, fallback, /1/x/9; not the retries, which follow the
+     * back-off) (ms, 0 = none). A Client Hold Off Time (/0/x/11) the bootstrap server wrote for
+     * its own account replaces it for that endpoint. */
+    uint32_t bootstrap_hold_off_ms;
     /* Bootstrap fallback: an endpoint with a bootstrap server bootstraps again (and discards its
      * saved state) once every one of its servers has failed this many Registers in a row
      * (0 → 3). */
@@ -209,8 +227,9 @@ void lwm2m_endpoint_remove(struct lwm2m_endpoint *ep);
 /* Frees at once, without deregistering. */
 void lwm2m_endpoint_free(struct lwm2m_endpoint *ep);
 
-/* Starts a client-initiated bootstrap on the next loop pass, as /1/x/9 Bootstrap-Request Trigger
- * does: the servers stop (without De-register) and Bootstrap-Request goes out. Returns 0,
+/* Starts a client-initiated bootstrap on the next loop pass (after the Client Hold Off Time, when
+ * there is one), as /1/x/9 Bootstrap-Request Trigger does: the servers stop (without
+ * De-register) and Bootstrap-Request goes out. Returns 0,
  * LWM2M_ERR_STATE (no bootstrap server configured) or LWM2M_ERR_INVALID. */
 int lwm2m_endpoint_bootstrap(struct lwm2m_endpoint *ep);
 /* True while a bootstrap is pending, requested or waiting for Bootstrap-Finish. */
