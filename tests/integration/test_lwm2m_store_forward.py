@@ -146,7 +146,10 @@ def test_hqmax_keeps_the_newest_values():
             except TimeoutError:
                 pass
             # the oldest three were dropped, also the ones that were in flight: only 26 and 27
-            assert [v for v, _ in got] == [26, 27], (got, sent)
+            # (on failure: what the server saw and when, and the client's last lines, to tell a
+            # pause that did not hold from values that were not trimmed)
+            assert [v for v, _ in got] == [26, 27], (got, sent, srv.events("notify")[-8:],
+                                                      cl.lines[-12:])
             for (v, t), (_, want) in zip(got, sent[3:]):
                 assert abs(t - want) < 1.5, (v, t, want)
             assert cl.stop() == 0, list(cl.stderr)[-20:]
